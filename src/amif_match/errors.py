@@ -1,0 +1,58 @@
+"""Exceptions raised by amif_match.
+
+Every error a user can cause names what was wrong and how to fix it; bad input never reaches
+torch.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AmifMatchError",
+    "CorpusError",
+    "InputError",
+    "MissingDependencyError",
+    "ModelCacheError",
+]
+
+
+class AmifMatchError(Exception):
+    """Base class of every error raised on purpose by amif_match."""
+
+
+class InputError(AmifMatchError, ValueError):
+    """A text given to amif_match cannot be used (empty, too long, wrong type in a batch, ...)."""
+
+
+class CorpusError(AmifMatchError, ValueError):
+    """A corpus file is invalid. ``file``, ``row`` (1-based data row) and ``column`` locate it."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        row: int | None = None,
+        column: str | None = None,
+    ) -> None:
+        self.file = file
+        self.row = row
+        self.column = column
+        self.reason = message
+        where = ", ".join(
+            part
+            for part in (
+                f"file {file}" if file else "",
+                f"row {row}" if row is not None else "",
+                f"column {column!r}" if column else "",
+            )
+            if part
+        )
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class ModelCacheError(AmifMatchError, RuntimeError):
+    """The converted model in the cache folder is missing, partial or corrupted."""
+
+
+class MissingDependencyError(AmifMatchError, ImportError):
+    """An optional dependency needed for the requested feature is not installed."""
