@@ -166,6 +166,12 @@ _STOPWORDS: dict[str, frozenset[str]] = {
         ]
     ),
 }
+# Function words of other common languages: when they win, the text is none of ours.
+_OTHER = frozenset(
+    "der die das und ist nicht mit für bei von zu den dem ein eine auf wird sind "
+    "le la les et est des du une pour dans avec sur "
+    "el los las y es del para con una por que".split()
+)
 # Word endings that are very common in Finnish and rare in Swedish/English; they decide short
 # texts without function words (titles such as "Paluuneuvonnan kehittäminen").
 _FI_SUFFIX = re.compile(
@@ -311,6 +317,8 @@ def detect_language(text: str) -> str:
     scores = {lang: sum(w in stop for w in words) for lang, stop in _STOPWORDS.items()}
     best = max(scores, key=lambda lang: scores[lang])
     ranked = sorted(scores.values(), reverse=True)
+    if sum(w in _OTHER for w in words) > ranked[0]:
+        return "und"
     if ranked[0] >= 2 and ranked[0] > ranked[1]:
         return best
     lowered = text.lower()

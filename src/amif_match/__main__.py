@@ -1,0 +1,3 @@
+from amif_match.cli import main
+
+raise SystemExit(main())
