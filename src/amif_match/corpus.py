@@ -200,7 +200,9 @@ def _parse_cell(col: Column, value: str, fail: Callable[[str], CorpusError]) -> 
     if not value:
         if col.required:
             raise fail("required value is missing")
-        return [] if col.kind in ("list", "choices") else (False if col.kind == "bool" else None)
+        if col.kind in ("list", "choices"):
+            return []
+        return {"bool": False, "number": float("nan")}.get(col.kind, "")
     if col.kind == "str":
         return value
     if col.kind == "id":
