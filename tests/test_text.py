@@ -34,8 +34,10 @@ def test_mixed_language_text_takes_the_majority():
 
 
 def test_html_is_stripped_and_paragraphs_kept():
-    raw = "<html><head><style>p{}</style></head><body><h1>Otsikko</h1><p>Eka lause.</p>" \
-          "<p>Toinen &amp; kolmas.</p><script>alert(1)</script></body></html>"
+    raw = (
+        "<html><head><style>p{}</style></head><body><h1>Otsikko</h1><p>Eka lause.</p>"
+        "<p>Toinen &amp; kolmas.</p><script>alert(1)</script></body></html>"
+    )
     text, changed = strip_html(raw)
     assert changed
     assert "alert" not in text and "p{}" not in text

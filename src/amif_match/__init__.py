@@ -18,7 +18,11 @@ __version__ = "0.1.0"
 # Public name -> module that defines it. Resolved lazily (PEP 562) so that
 # ``import amif_match`` never imports torch or loads a model.
 _LAZY: dict[str, str] = {
+    "Classification": "amif_match.classification",
     "Corpus": "amif_match.corpus",
+    "Matcher": "amif_match.matcher",
+    "classify": "amif_match.matcher",
+    "suggest_partners": "amif_match.matcher",
     "CorpusError": "amif_match.errors",
     "Embedder": "amif_match.embedding",
     "get_embedder": "amif_match.embedding",
@@ -26,16 +30,22 @@ _LAZY: dict[str, str] = {
 }
 
 __all__ = [
+    "Classification",
     "Corpus",
     "CorpusError",
     "Embedder",
+    "Matcher",
     "ModelCacheError",
     "__version__",
+    "classify",
     "get_embedder",
+    "suggest_partners",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
+    from amif_match.classification import Classification
     from amif_match.corpus import Corpus
+    from amif_match.matcher import Matcher, classify, suggest_partners
     from amif_match.embedding import Embedder, get_embedder
     from amif_match.errors import CorpusError, ModelCacheError
 

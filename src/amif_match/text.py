@@ -168,9 +168,49 @@ _STOPWORDS: dict[str, frozenset[str]] = {
 }
 # Function words of other common languages: when they win, the text is none of ours.
 _OTHER = frozenset(
-    "der die das und ist nicht mit für bei von zu den dem ein eine auf wird sind "
-    "le la les et est des du une pour dans avec sur "
-    "el los las y es del para con una por que".split()
+    [
+        "der",
+        "die",
+        "das",
+        "und",
+        "ist",
+        "nicht",
+        "mit",
+        "für",
+        "bei",
+        "von",
+        "zu",
+        "den",
+        "dem",
+        "ein",
+        "eine",
+        "auf",
+        "wird",
+        "sind",
+        "le",
+        "la",
+        "les",
+        "et",
+        "est",
+        "des",
+        "du",
+        "une",
+        "pour",
+        "dans",
+        "avec",
+        "sur",
+        "el",
+        "los",
+        "las",
+        "y",
+        "es",
+        "del",
+        "para",
+        "con",
+        "una",
+        "por",
+        "que",
+    ]
 )
 # Word endings that are very common in Finnish and rare in Swedish/English; they decide short
 # texts without function words (titles such as "Paluuneuvonnan kehittäminen").
