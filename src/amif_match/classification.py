@@ -61,7 +61,10 @@ def zero_shot_objective_scores(vectors: np.ndarray, catalogue: CatalogueIndex) -
     order = {code: i for i, code in enumerate(catalogue.objective_codes)}
     for j, code in enumerate(OBJECTIVES):
         mask = np.array([code in objs for objs in catalogue.activities["objectives"]])
-        top = np.sort(np.where(mask, act_sims, -1.0), axis=1)[:, -ACTIVITY_TOP:]
+        # An objective with fewer catalogue activities than ACTIVITY_TOP (SO4 has two) averages
+        # over those it has, never over the masked-out ones.
+        n_top = max(1, min(ACTIVITY_TOP, int(mask.sum())))
+        top = np.sort(np.where(mask, act_sims, -1.0), axis=1)[:, -n_top:]
         scores[:, j] = obj_sims[:, order[code]] + top.mean(axis=1)
     return scores
 

@@ -44,6 +44,26 @@ def _prf(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
     return out
 
 
+def _calibration(y_true: np.ndarray, proba: np.ndarray) -> dict[str, float]:
+    """Log loss, Brier score and expected calibration error (10 bins) of the top class."""
+    idx = np.array([OBJECTIVES.index(c) for c in y_true])
+    p_true = proba[np.arange(len(idx)), idx]
+    onehot = np.eye(len(OBJECTIVES))[idx]
+    conf = proba.max(axis=1)
+    correct = proba.argmax(axis=1) == idx
+    bins = np.minimum((conf * 10).astype(int), 9)
+    ece = sum(
+        abs(conf[bins == b].mean() - correct[bins == b].mean()) * (bins == b).mean()
+        for b in range(10)
+        if (bins == b).any()
+    )
+    return {
+        "log_loss": float(-np.log(np.clip(p_true, 1e-12, 1)).mean()),
+        "brier": float(((proba - onehot) ** 2).sum(axis=1).mean()),
+        "ece": float(ece),
+    }
+
+
 def _tg_scores(
     truth: list[list[str]], predicted: list[list[str]], codes: list[str]
 ) -> dict[str, float]:
@@ -180,6 +200,12 @@ def evaluate_classification(
             Xte = tfidf.transform([texts[lang][i] for i in test])
             lex = np.stack([cat.lexical_target_groups(t) for t in sig.texts])
             zs_tg_scores = lex + 0.01 * (V @ view.target_group_vectors.T)  # ties -> most similar
+            comb_p = combined.objective_proba(V, view)
+            probas = {
+                "zero-shot": combined.objective_proba(V, view, mode="zero-shot"),
+                "supervised": supervised.objective_proba(V, view, mode="supervised"),
+                "combined": comb_p,
+            }
             preds = {
                 "zero-shot": (
                     np.array(OBJECTIVES)[zero_shot_objective_scores(V, view).argmax(axis=1)],
@@ -204,7 +230,7 @@ def evaluate_classification(
                     float("nan"),
                 ),
                 "combined": (
-                    np.array(OBJECTIVES)[combined.objective_proba(V, view).argmax(axis=1)],
+                    np.array(OBJECTIVES)[comb_p.argmax(axis=1)],
                     _select(
                         combined.target_group_proba(sig, view), combined.tg_threshold_, tg_codes
                     ),
@@ -225,6 +251,7 @@ def evaluate_classification(
                         "n_test": len(test),
                         **_prf(y[test], pred),
                         **_tg_scores(truth_tg, tg_pred, tg_codes),
+                        **(_calibration(y[test], probas[method]) if method in probas else {}),
                         "activities_hit@3": hits,
                     }
                 )
