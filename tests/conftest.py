@@ -20,3 +20,11 @@ def embedder():
     e = get_embedder()
     e.encode(["lämmittely"])  # load once, here, not inside the first test
     return e
+
+
+@pytest.fixture(scope="session")
+def matcher():
+    """The default Matcher (bundled corpus, default model, trained heads), built once."""
+    from amif_match import Matcher
+
+    return Matcher.default().fit()

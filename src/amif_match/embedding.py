@@ -150,6 +150,11 @@ class SentenceTransformerEmbedder:
         )
         return np.asarray(vectors, dtype=np.float32)
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> SentenceTransformerEmbedder:
+        # sklearn's clone() deep-copies estimator parameters; a loaded model is read-only during
+        # inference, so clones share it instead of copying hundreds of MB (and a lock).
+        return self
+
     def __repr__(self) -> str:
         loaded = "loaded" if self._model is not None else "not loaded"
         return f"{type(self).__name__}(name={self.name!r}, {loaded})"
@@ -320,6 +325,9 @@ class CachedEmbedder:
         self.misses += len(missing)
         self.hits += len(items) - len(missing)
         return np.stack([found[k] for k in keys]).astype(np.float32, copy=False)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> CachedEmbedder:
+        return self  # shares the wrapped model, like SentenceTransformerEmbedder
 
     def __repr__(self) -> str:
         return f"CachedEmbedder({self.embedder!r}, cache={str(self.cache.path)!r})"
