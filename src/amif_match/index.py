@@ -144,15 +144,15 @@ class CatalogueIndex:
             views[language].__dict__["target_group_patterns"] = self.target_group_patterns
         return views[language]
 
-    @property
+    @cached_property
     def objective_codes(self) -> list[str]:
         return list(self.objectives["code"])
 
-    @property
+    @cached_property
     def activity_codes(self) -> list[str]:
         return list(self.activities["code"])
 
-    @property
+    @cached_property
     def target_group_codes(self) -> list[str]:
         return list(self.target_groups["code"])
 

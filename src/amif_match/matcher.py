@@ -381,12 +381,12 @@ class Matcher:
         self, scores: np.ndarray, obj_p: np.ndarray, k: int, lang: str, layer: str | None = None
     ) -> list[dict[str, Any]]:
         cat = self.catalogue_
-        layers = list(cat.activities["layer"])
+        layers, objectives = self._activity_meta
         out = []
         for j in np.argsort(-scores):
             if layer is not None and layers[j] != layer:
                 continue
-            objs = cat.activities["objectives"].iloc[j]
+            objs = objectives[j]
             best_obj = max(objs, key=lambda o: obj_p[OBJECTIVES.index(o)])
             code = cat.activity_codes[j]
             out.append(
@@ -401,6 +401,11 @@ class Matcher:
             if len(out) == k:
                 break
         return out
+
+    @cached_property
+    def _activity_meta(self) -> tuple[list[str], list[list[str]]]:
+        acts = self.catalogue_.activities
+        return list(acts["layer"]), list(acts["objectives"])
 
     def match_activities(
         self, text: str, k: int = 10, *, layer: str | None = None, language: str | None = None
