@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from amif_match.corpus import OBJECTIVES, Corpus
+from amif_match.corpus import OBJECTIVES
 from amif_match.heads import EmbeddingClassifier, load_heads, save_heads
 from amif_match.index import CatalogueIndex
 
@@ -618,7 +618,3 @@ def model_folder(path: str | os.PathLike[str] | None = None) -> Path:
 
     return bundled_path("models")
 
-
-def corpus_training_inputs(corpus: Corpus) -> tuple[list[str], list[list[str]]]:
-    """Objective and target-group labels of the corpus projects."""
-    return list(corpus.projects["objective"]), [list(t) for t in corpus.projects["target_groups"]]
