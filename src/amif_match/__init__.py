@@ -45,9 +45,9 @@ __all__ = [
 if TYPE_CHECKING:  # pragma: no cover
     from amif_match.classification import Classification
     from amif_match.corpus import Corpus
-    from amif_match.matcher import Matcher, classify, suggest_partners
     from amif_match.embedding import Embedder, get_embedder
     from amif_match.errors import CorpusError, ModelCacheError
+    from amif_match.matcher import Matcher, classify, suggest_partners
 
 
 def __getattr__(name: str) -> Any:
