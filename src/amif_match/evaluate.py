@@ -20,7 +20,13 @@ import pandas as pd
 
 from amif_match.corpus import OBJECTIVES, Corpus
 
-__all__ = ["evaluate_classification", "evaluate_scope", "main", "write_model_card"]
+__all__ = [
+    "evaluate_classification",
+    "evaluate_partners",
+    "evaluate_scope",
+    "main",
+    "write_model_card",
+]
 
 METHODS = ("zero-shot", "supervised", "combined", "tfidf+logreg")
 
@@ -326,6 +332,18 @@ def evaluate_scope(
     return pd.concat([frame, pd.DataFrame([mean])], ignore_index=True)
 
 
+def evaluate_partners(
+    corpus: Corpus | None = None, embedder: Any = None, **options: Any
+) -> dict[str, pd.DataFrame]:
+    """Leave-one-partner-out evaluation of partner suggestions against three baselines.
+
+    See :func:`amif_match.partners.evaluate_partners` for the protocol and the tables.
+    """
+    from amif_match.partners import evaluate_partners as run
+
+    return run(corpus, embedder, **options)
+
+
 def _md(frame: pd.DataFrame, floatfmt: str = ".3f") -> str:
     cols = list(frame.columns)
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
@@ -424,12 +442,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "scope": evaluate_scope(embedder=args.embedder, n_splits=args.splits),
     }
     if not args.no_partners:
-        try:
-            from amif_match.partners import evaluate_partners
-        except ImportError:
-            pass
-        else:
-            results["partners"] = evaluate_partners(embedder=None)
+        tables = evaluate_partners()
+        results["partners"] = {
+            "by segment (all periods)": tables["metrics"],
+            "by period (weights tuned on 2014-2020 queries only)": tables["by_period"],
+            "diversity of top-10 lists": tables["diversity"],
+        }
     results.update(
         embedder=args.embedder,
         version=__version__,

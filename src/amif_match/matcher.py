@@ -459,25 +459,34 @@ class Matcher:
         *,
         applicant: str | None = None,
         org_types: Sequence[str] | None = None,
-        region: str | None = None,
+        region: str | Sequence[str] | None = None,
         exclude: Sequence[str] | None = None,
         **options: Any,
     ) -> pd.DataFrame:
         """Organisations with the most relevant past AMIF work for this proposal, best first.
 
+        Args:
+            text: The proposal.
+            k: Number of organisations.
+            applicant: The applying organisation (id, name or alias; unknown names are fine).
+                It is never suggested; its past partners raise network scores.
+            org_types: Only these organisation types (e.g. ``["ngo", "municipality"]``).
+            region: Only organisations in this region (or regions); add ``"nationwide"`` to
+                keep national bodies.
+            exclude: Organisations never to suggest (ids, names or aliases).
+            **options: ``consortium`` (partners already on board), ``complement=True``
+                (favour types the consortium lacks), ``applicant_type``, ``newcomers``.
+
         See :class:`amif_match.partners.PartnerRecommender` for the scoring and the columns.
         """
-        from amif_match.partners import PartnerRecommender
+        from amif_match.partners import fitted_recommender
 
         doc = normalise(text)
         self.fit()
-        if "partners_" not in self.__dict__:
-            with self._lock:
-                self.__dict__["partners_"] = PartnerRecommender().fit(
-                    self.corpus_, self.projects_.vectors
-                )
+        # Fitted once per (corpus fingerprint, embedder) and shared; profiles are cached on disk.
+        recommender = fitted_recommender(self.corpus_, self.embedder_)
         query = embed_documents(self.embedder_, [doc])[0][0]
-        return self.__dict__["partners_"].suggest(
+        return recommender.suggest(
             query,
             k=k,
             applicant=applicant,
