@@ -399,6 +399,13 @@ def write_model_card(results: dict[str, Any], path: str | Path, *, command: str)
         "### Objectives per fold (combined vs. baseline)",
         _md(per_fold),
         "",
+        "### Calibration of objective probabilities (mean over folds; lower is better)",
+        _md(
+            summary[summary["method"] != "tfidf+logreg"][
+                ["method", "language", "log_loss", "brier", "ece"]
+            ]
+        ),
+        "",
         "### Per-objective precision / recall / F1 (combined)",
         _md(per_obj),
         "",
