@@ -1,0 +1,64 @@
+"""The notebooks in ``notebooks/`` execute top to bottom without errors (so they never rot).
+
+They run in a real Jupyter kernel started from this interpreter (the venv's python), with the
+non-interactive Agg matplotlib backend, in the notebooks folder.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+pytest.importorskip("ipykernel")
+pytest.importorskip("matplotlib")
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+CELL_TIMEOUT = 600  # seconds; the first cell may convert the model on a fresh machine
+MAX_OUTPUT_CHARS = 20_000  # per cell, text outputs only: notebooks must stay readable
+
+
+@pytest.fixture(autouse=True)
+def _agg_backend(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The kernel inherits the environment: no display, no progress bars, no network.
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.setenv("AMIF_MATCH_PROGRESS", "0")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+
+@pytest.mark.parametrize("name", ["01_classify_a_proposal.ipynb", "02_portfolio_overview.ipynb"])
+def test_notebook_executes(name: str) -> None:
+    path = NOTEBOOKS / name
+    notebook = nbformat.read(path, as_version=4)
+    assert not any(cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code"), (
+        f"{name} is committed with outputs; clear them before saving"
+    )
+    probe = nbformat.v4.new_code_cell("import sys; print(sys.prefix)")
+    notebook.cells.insert(0, probe)
+    client = nbclient.NotebookClient(
+        notebook,
+        timeout=CELL_TIMEOUT,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(NOTEBOOKS)}},
+    )
+    client.execute()  # raises CellExecutionError, naming the cell, on any error
+
+    assert notebook.cells[0].outputs[0]["text"].strip() == sys.prefix, "kernel is not this venv"
+    for index, cell in enumerate(notebook.cells[1:], 1):
+        if cell.cell_type != "code":
+            continue
+        for output in cell.outputs:
+            assert output["output_type"] != "error", f"cell {index} failed"
+            text = output.get("text", "") or output.get("data", {}).get("text/plain", "")
+            assert len(text) < MAX_OUTPUT_CHARS, f"cell {index} prints {len(text)} characters"
+            assert "Traceback" not in text
+    html = [
+        o for c in notebook.cells for o in c.get("outputs", []) if "text/html" in o.get("data", {})
+    ]
+    assert html, "results should render as HTML tables"
+    assert os.environ["MPLBACKEND"] == "Agg"
