@@ -304,3 +304,33 @@ def test_retrain_on_user_data(matcher, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # heads match the corpus: no retraining warning
         assert reloaded.classify(PROPOSALS["SO3"]).objective == "SO3"
+
+
+def test_evaluation_harness_and_model_card(matcher, tmp_path):
+    from amif_match.evaluate import evaluate_classification, evaluate_scope, write_model_card
+
+    tables = evaluate_classification(n_splits=2)
+    summary = tables["summary"]
+    assert set(summary["method"]) == {"zero-shot", "supervised", "combined", "tfidf+logreg"}
+    assert set(summary["language"]) == {"fi", "en"}
+    assert len(tables["folds"]) == 2 * 4 * 2
+    combined = summary[summary["method"] == "combined"].set_index("language")
+    assert (combined["accuracy"] > 0.6).all()  # far above the 0.48 of always answering SO2
+    assert {"macro_f1", "SO4_f1", "tg_micro_f1", "activities_hit@3", "ece"} <= set(summary)
+    scope = evaluate_scope(n_splits=2)
+    assert scope.iloc[-1]["fold"] == "mean" and scope.iloc[-1]["accuracy"] > 0.8
+    card = tmp_path / "CARD.md"
+    card.write_text("# Card\n\n<!-- results:start -->\nSTALE-TABLE\n<!-- results:end -->\n\nLimits.\n")
+    results = {
+        "classification": tables,
+        "scope": scope,
+        "embedder": "me5-small",
+        "version": "x",
+        "n_projects": 64,
+        "n_splits": 2,
+        "seconds": 1.0,
+    }
+    write_model_card(results, card, command="python -m amif_match.evaluate --splits 2")
+    text = card.read_text()
+    assert "STALE-TABLE" not in text and text.startswith("# Card") and text.rstrip().endswith("Limits.")
+    assert "| combined | fi |" in text and "--splits 2" in text

@@ -102,3 +102,19 @@ def test_very_long_text_is_split_without_blowing_up():
     doc = normalise(paragraph)
     assert len(doc.text) > 100_000
     assert len(doc.sentences) == 2000
+
+
+def test_hard_wrapped_lines_are_joined_but_headings_stay():
+    text = (
+        "Tausta\n"
+        "Hankkeessa kehitetään kotoutumisen\n"
+        "palveluja kunnassa ja\n"
+        "järjestöissä. Toinen lause alkaa tästä.\n\n"
+        "uusi kappale pienellä kirjaimella."
+    )
+    assert split_sentences(text) == [
+        "Tausta",
+        "Hankkeessa kehitetään kotoutumisen palveluja kunnassa ja järjestöissä.",
+        "Toinen lause alkaa tästä.",
+        "uusi kappale pienellä kirjaimella.",
+    ]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
+import sys
 import threading
 from collections.abc import Sequence
 from functools import lru_cache
@@ -315,6 +316,13 @@ class CachedEmbedder:
         found = self.cache.get(self.name, keys)
         missing = list(dict.fromkeys(k for k in keys if k not in found))
         if missing:
+            if _show_progress(show_progress_bar, len(missing)):
+                # Say what the bar is for: on a new machine this is the one-off corpus embedding.
+                print(
+                    f"amif_match: embedding {len(missing)} texts not yet in the cache "
+                    f"{self.cache.path} (done once per machine)",
+                    file=sys.stderr,
+                )
             by_key = dict(zip(keys, items, strict=True))
             vectors = self.embedder.encode(
                 [by_key[k] for k in missing], show_progress_bar=show_progress_bar

@@ -9,6 +9,8 @@ available, as it is in production.
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 import time
 import warnings
 from collections.abc import Sequence
@@ -431,6 +433,25 @@ def write_model_card(results: dict[str, Any], path: str | Path, *, command: str)
     return path
 
 
+def _print_tables(results: dict[str, Any]) -> None:
+    summary = results["classification"]["summary"]
+    columns = [
+        "method",
+        "language",
+        "accuracy",
+        "macro_f1",
+        "tg_micro_f1",
+        "tg_macro_f1",
+        "tg_no_label_share",
+        "activities_hit@3",
+    ]
+    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.precision", 3):
+        print(summary[columns].to_string(index=False))
+        print(results["scope"].to_string(index=False))
+        for name, frame in results.get("partners", {}).items():
+            print(f"\n{name}\n{frame.to_string(index=False)}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m amif_match.evaluate [--splits 5] [--card models/MODEL_CARD.md]``."""
     from amif_match import __version__
@@ -442,6 +463,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--embedder", default="me5-small")
     parser.add_argument("--card", default=None, help="write the tables into this model card")
     parser.add_argument("--no-partners", action="store_true", help="skip the partner evaluation")
+    parser.add_argument("--json", action="store_true", help="print the tables as JSON")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     results: dict[str, Any] = {
@@ -463,24 +485,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         seconds=time.perf_counter() - start,
     )
     summary = results["classification"]["summary"]
-    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.precision", 3):
+    if args.json:
+
+        def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+            return json.loads(frame.to_json(orient="records"))
+
         print(
-            summary[
-                [
-                    "method",
-                    "language",
-                    "accuracy",
-                    "macro_f1",
-                    "tg_micro_f1",
-                    "tg_macro_f1",
-                    "tg_no_label_share",
-                    "activities_hit@3",
-                ]
-            ].to_string(index=False)
+            json.dumps(
+                {
+                    "classification": records(summary),
+                    "classification_folds": records(results["classification"]["folds"]),
+                    "scope": records(results["scope"]),
+                    "partners": {k: records(v) for k, v in results.get("partners", {}).items()},
+                    **{k: results[k] for k in ("embedder", "version", "n_projects", "n_splits")},
+                },
+                ensure_ascii=False,
+            )
         )
-        print(results["scope"].to_string(index=False))
-        for name, frame in results.get("partners", {}).items():
-            print(f"\n{name}\n{frame.to_string(index=False)}")
+    else:
+        _print_tables(results)
     if args.card:
         command = (
             "python -m amif_match.evaluate"
@@ -488,7 +511,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             + f" --card {args.card}"
         )
         write_model_card(results, args.card, command=command)
-        print(f"wrote {args.card}")
+        print(f"wrote {args.card}", file=sys.stderr if args.json else sys.stdout)
     return 0
 
 

@@ -964,7 +964,8 @@ def _json_safe(value: Any) -> Any:
     if isinstance(value, np.integer | int):
         return int(value)
     if isinstance(value, np.floating | float):
-        value = float(value)
+        # Scores are computed in float32; six decimals drop the binary noise, not information.
+        value = round(float(value), 6)
         return value if math.isfinite(value) else None
     if value is None or value is pd.NA or value is pd.NaT:
         return None

@@ -387,6 +387,31 @@ _BOUNDARY = re.compile(r"(?<=[.!?…])\s+(?=[\"'”“(\[]?[A-ZÅÄÖ0-9])")
 _BULLET = re.compile(r"^\s*(?:[-•*–·]|\d{1,2}[.)])\s+")
 
 
+def _lines(text: str) -> list[str]:
+    """Logical lines: hard-wrapped lines are joined, paragraphs and list items kept apart.
+
+    A line continues the previous one when that one does not end a sentence and the line
+    starts in lower case (a wrapped sentence); headings and list items stay separate.
+    """
+    out: list[str] = []
+    for raw in re.split(r"\n\s*\n", text):
+        for line in raw.split("\n"):
+            stripped = line.strip()
+            if not stripped:
+                continue
+            if (
+                out
+                and not _BULLET.match(line)
+                and stripped[0].islower()
+                and not re.search(r"[.!?:;…]$", out[-1])
+            ):
+                out[-1] = f"{out[-1]} {stripped}"
+            else:
+                out.append(stripped)
+        out.append("")  # paragraph boundary: never join across it
+    return [line for line in out if line]
+
+
 def split_sentences(text: str, *, max_words: int = 80) -> list[str]:
     """Split a text into sentences and list items.
 
@@ -395,7 +420,7 @@ def split_sentences(text: str, *, max_words: int = 80) -> list[str]:
     cut into pieces of that size so that every piece fits the model's window.
     """
     pieces: list[str] = []
-    for line in re.split(r"\n\s*\n|\n(?=\s*(?:[-•*–·]|\d{1,2}[.)])\s)|\n", text):
+    for line in _lines(text):
         line = _BULLET.sub("", line).strip()
         if not line:
             continue
