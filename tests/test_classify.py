@@ -320,7 +320,9 @@ def test_evaluation_harness_and_model_card(matcher, tmp_path):
     scope = evaluate_scope(n_splits=2)
     assert scope.iloc[-1]["fold"] == "mean" and scope.iloc[-1]["accuracy"] > 0.8
     card = tmp_path / "CARD.md"
-    card.write_text("# Card\n\n<!-- results:start -->\nSTALE-TABLE\n<!-- results:end -->\n\nLimits.\n")
+    card.write_text(
+        "# Card\n\n<!-- results:start -->\nSTALE-TABLE\n<!-- results:end -->\n\nLimits.\n"
+    )
     results = {
         "classification": tables,
         "scope": scope,
@@ -332,5 +334,9 @@ def test_evaluation_harness_and_model_card(matcher, tmp_path):
     }
     write_model_card(results, card, command="python -m amif_match.evaluate --splits 2")
     text = card.read_text()
-    assert "STALE-TABLE" not in text and text.startswith("# Card") and text.rstrip().endswith("Limits.")
+    assert (
+        "STALE-TABLE" not in text
+        and text.startswith("# Card")
+        and text.rstrip().endswith("Limits.")
+    )
     assert "| combined | fi |" in text and "--splits 2" in text

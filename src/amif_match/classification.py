@@ -617,4 +617,3 @@ def model_folder(path: str | os.PathLike[str] | None = None) -> Path:
     from amif_match._resources import bundled_path
 
     return bundled_path("models")
-
