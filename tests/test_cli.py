@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -236,7 +235,8 @@ def test_csv_to_stdout_json_and_jsonl(
 
 
 def test_xlsx_round_trip(loaded: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    pytest.importorskip("openpyxl")
+    import openpyxl  # noqa: F401  (a test dependency: fail loudly if missing)
+
     source = tmp_path / "hakemukset.xlsx"
     frame = pd.DataFrame({"nro": ["1", "2"], "kuvaus": [RETURN, INTEGRATION], "x": ["007", ""]})
     with pd.ExcelWriter(source) as writer:
@@ -321,7 +321,8 @@ def test_folder_and_lines_inputs(
 
 
 def test_partners(loaded: None, capsys: pytest.CaptureFixture[str]) -> None:
-    pytest.importorskip("amif_match.partners")
+    import amif_match.partners  # noqa: F401
+
     assert main(["partners", INTEGRATION, "-k", "3", "--json"]) == 0
     records = json.loads(capsys.readouterr().out)
     assert len(records) == 3 and [r["rank"] for r in records] == [1, 2, 3]
@@ -420,7 +421,8 @@ def test_serve_without_the_extra_exits_1(
 
 
 def test_serve_on_a_taken_port_fails_fast(capsys: pytest.CaptureFixture[str]) -> None:
-    pytest.importorskip("uvicorn")
+    import uvicorn  # noqa: F401
+
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -429,7 +431,6 @@ def test_serve_on_a_taken_port_fails_fast(capsys: pytest.CaptureFixture[str]) ->
     assert "already in use" in _one_error_line(capsys.readouterr().err)
 
 
-@pytest.mark.skipif(shutil.which("head") is None, reason="needs head")
 def test_broken_pipe_is_quiet() -> None:
     proc = subprocess.run(
         f"{' '.join(_script())} catalogue activities | head -n 2",

@@ -10,12 +10,11 @@ import os
 import sys
 from pathlib import Path
 
+import ipykernel  # noqa: F401  (a test dependency: fail loudly if missing)
+import matplotlib  # noqa: F401  (a test dependency: fail loudly if missing)
+import nbclient
+import nbformat
 import pytest
-
-nbformat = pytest.importorskip("nbformat")
-nbclient = pytest.importorskip("nbclient")
-pytest.importorskip("ipykernel")
-pytest.importorskip("matplotlib")
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 CELL_TIMEOUT = 600  # seconds; the first cell may convert the model on a fresh machine
