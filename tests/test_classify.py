@@ -273,6 +273,12 @@ def test_estimator_api_and_safe_persistence(matcher, tmp_path):
         loaded["objective"].predict_proba(["Paluuneuvontaa"]),
         head.predict_proba(["Paluuneuvontaa"]),
     )
+    vectorless, _ = load_heads(tmp_path)
+    with pytest.raises(ValueError, match="has no embedder"):
+        load_heads(tmp_path, embedder=None)[0]["objective"].predict(["Paluuneuvontaa"])
+    assert vectorless["objective"].predict(matcher.embedder_.encode(["Paluuneuvontaa"])).shape == (
+        1,
+    )
     # The stored arrays load without pickle support, so a model file cannot run code.
     with np.load(tmp_path / "heads.npz", allow_pickle=False) as data:
         assert all(data[k].dtype != object for k in data.files)

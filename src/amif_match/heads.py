@@ -32,6 +32,11 @@ def _embed(X: Any, embedder: Any) -> np.ndarray:
         return X.astype(np.float32, copy=False)
     from amif_match.embedding import embed_documents, get_embedder
 
+    if embedder is None:
+        raise ValueError(
+            "this head has no embedder (heads loaded from models/ work on vectors): pass an "
+            "(n, dim) array of embeddings, or create the head with embedder='me5-small'"
+        )
     model = get_embedder(embedder) if isinstance(embedder, str) else embedder
     vectors, _ = embed_documents(model, list(X))
     return vectors
