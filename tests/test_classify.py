@@ -323,6 +323,7 @@ def test_evaluation_harness_and_model_card(matcher, tmp_path):
     combined = summary[summary["method"] == "combined"].set_index("language")
     assert (combined["accuracy"] > 0.6).all()  # far above the 0.48 of always answering SO2
     assert {"macro_f1", "SO4_f1", "tg_micro_f1", "activities_hit@3", "ece"} <= set(summary)
+    assert (combined["intervention_field_hit@3"] >= combined["activities_hit@3"]).all()
     scope = evaluate_scope(n_splits=2)
     assert scope.iloc[-1]["fold"] == "mean" and scope.iloc[-1]["accuracy"] > 0.8
     card = tmp_path / "CARD.md"

@@ -152,6 +152,8 @@ def evaluate_classification(
     tg_codes = cat.target_group_codes
     langs = list(vectors)
 
+    is_field = (cat.activities["layer"] == "intervention_field").to_numpy()
+
     def act_scores(lang: str, rows: np.ndarray) -> np.ndarray:
         A = cat.for_language(lang).activity_vectors
         doc = vectors[lang][rows] @ A.T
@@ -202,9 +204,16 @@ def evaluate_classification(
             V = vectors[lang][test]
             sig = _Signals(V, [sentences[lang][i] for i in test], [texts[lang][i] for i in test])
             truth_tg = [tg[i] for i in test]
-            hit3 = _activity_hits(
-                act_scores(lang, test), [acts[i] for i in test], cat.activity_codes
-            )
+            scores = act_scores(lang, test)
+            truth_acts = [acts[i] for i in test]
+            # The corpus labels are intervention-field codes, so also rank within that layer.
+            act = {
+                "activities_hit@3": _activity_hits(scores, truth_acts, cat.activity_codes),
+                "intervention_field_hit@3": _activity_hits(
+                    np.where(is_field, scores, -np.inf), truth_acts, cat.activity_codes
+                ),
+            }
+            no_act = dict.fromkeys(act, float("nan"))
             Xte = tfidf.transform([texts[lang][i] for i in test])
             lex = np.stack([cat.lexical_target_groups(t) for t in sig.texts])
             zs_tg_scores = lex + 0.01 * (V @ view.target_group_vectors.T)  # ties -> most similar
@@ -218,7 +227,7 @@ def evaluate_classification(
                 "zero-shot": (
                     np.array(OBJECTIVES)[zero_shot_objective_scores(V, view).argmax(axis=1)],
                     _select(zs_tg_scores, 1.0, tg_codes),
-                    hit3,
+                    act,
                 ),
                 "supervised": (
                     np.array(OBJECTIVES)[
@@ -235,19 +244,19 @@ def evaluate_classification(
                         0.5,
                         tg_codes,
                     ),
-                    float("nan"),
+                    no_act,
                 ),
                 "combined": (
                     np.array(OBJECTIVES)[comb_p.argmax(axis=1)],
                     _select(
                         combined.target_group_proba(sig, view), combined.tg_threshold_, tg_codes
                     ),
-                    hit3,
+                    act,
                 ),
                 "tfidf+logreg": (
                     base.predict(Xte),
                     _select(base_tg.predict_proba(Xte), 0.5, kept_codes),
-                    float("nan"),
+                    no_act,
                 ),
             }
             for method, (pred, tg_pred, hits) in preds.items():
@@ -260,7 +269,7 @@ def evaluate_classification(
                         **_prf(y[test], pred),
                         **_tg_scores(truth_tg, tg_pred, tg_codes),
                         **(_calibration(y[test], probas[method]) if method in probas else {}),
-                        "activities_hit@3": hits,
+                        **hits,
                     }
                 )
     folds_frame = pd.DataFrame(rows_out)
@@ -380,6 +389,7 @@ def write_model_card(results: dict[str, Any], path: str | Path, *, command: str)
         "tg_macro_f1",
         "tg_no_label_share",
         "activities_hit@3",
+        "intervention_field_hit@3",
     ]
     per_obj = summary[summary["method"] == "combined"][
         ["language"] + [f"{c}_{m}" for c in OBJECTIVES for m in ("precision", "recall", "f1")]
@@ -444,6 +454,7 @@ def _print_tables(results: dict[str, Any]) -> None:
         "tg_macro_f1",
         "tg_no_label_share",
         "activities_hit@3",
+        "intervention_field_hit@3",
     ]
     with pd.option_context("display.width", 200, "display.max_columns", 20, "display.precision", 3):
         print(summary[columns].to_string(index=False))
