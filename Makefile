@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup demo test lint bench clean-cache
+.PHONY: setup demo test lint bench
 
 setup: $(VENV)/.installed
 
@@ -28,3 +28,4 @@ test: lint
 
 bench: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench_embedding.py
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench_classify.py

@@ -18,7 +18,7 @@ import hashlib
 import io
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -570,12 +570,3 @@ def _default_corpus() -> Corpus:
     from amif_match._resources import bundled_path
 
     return Corpus.from_dir(bundled_path("corpus"))
-
-
-def iter_participants(row: dict[str, Any] | pd.Series) -> Iterable[str]:
-    """Lead first, then partners, without duplicates."""
-    seen: set[str] = set()
-    for org in [row["lead"], *row["partners"]]:
-        if org and org not in seen:
-            seen.add(org)
-            yield org

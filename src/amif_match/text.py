@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from html.parser import HTMLParser
 
@@ -482,16 +482,6 @@ def normalise(
         sentences=sentences,
         had_html=had_html,
     )
-
-
-def iter_normalised(
-    texts: Iterable[object], *, language: str | None = None, max_chars: int = MAX_CHARS
-) -> list[NormalisedText]:
-    """Normalise a batch, naming the position of the first bad item."""
-    return [
-        normalise(t, language=language, max_chars=max_chars, position=i)
-        for i, t in enumerate(texts)
-    ]
 
 
 def as_text_list(texts: str | Sequence[str] | object) -> tuple[list[object], bool]:
