@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from amif_match.corpus import OBJECTIVES
-from amif_match.heads import EmbeddingClassifier, load_heads, save_heads
+from amif_match.heads import EmbeddingClassifier, HeadsError, load_heads, save_heads
 from amif_match.index import CatalogueIndex
 
 __all__ = ["Classification", "ProposalClassifier", "zero_shot_objective_scores"]
@@ -379,23 +379,39 @@ class ProposalClassifier:
         save_heads(folder, heads, {**meta, "params": params})
 
     @classmethod
-    def load(cls, folder: str | os.PathLike[str]) -> tuple[ProposalClassifier, dict[str, Any]]:
-        """Read heads written by :meth:`save`; returns ``(classifier, metadata)``."""
-        heads, meta = load_heads(folder, embedder=None)
-        params = meta["params"]
-        model = cls(**params["hyperparameters"])
-        model.objective_head_ = heads["objective"]
-        model.target_group_head_ = heads["target_groups"]
-        model.scope_head_ = heads.get("scope")
-        model.fund_head_ = heads.get("fund")
-        model.temperature_ = float(params["temperature"])
-        model.blend_weight_ = float(params["blend_weight"])
-        model.objective_threshold_ = float(params["objective_threshold"])
-        model.tg_calibrator_ = np.asarray(params["tg_calibrator"], dtype=np.float32)
-        model.tg_threshold_ = float(params["tg_threshold"])
-        model.scope_threshold_ = float(params["scope_threshold"])
-        model.use_catalogue_ = bool(params["use_catalogue"])
-        model.training_ = params["training"]
+    def load(
+        cls, folder: str | os.PathLike[str], *, dim: int | None = None
+    ) -> tuple[ProposalClassifier, dict[str, Any]]:
+        """Read heads written by :meth:`save`; returns ``(classifier, metadata)``.
+
+        Raises :class:`~amif_match.errors.HeadsError` naming the file for any damage (``dim``:
+        the embedding size the heads must have, checked when given).
+        """
+        heads, meta = load_heads(folder, embedder=None, dim=dim)
+        try:
+            params = meta["params"]
+            model = cls(**params["hyperparameters"])
+            model.objective_head_ = heads["objective"]
+            model.target_group_head_ = heads["target_groups"]
+            model.scope_head_ = heads.get("scope")
+            model.fund_head_ = heads.get("fund")
+            model.temperature_ = float(params["temperature"])
+            model.blend_weight_ = float(params["blend_weight"])
+            model.objective_threshold_ = float(params["objective_threshold"])
+            model.tg_calibrator_ = np.asarray(params["tg_calibrator"], dtype=np.float32)
+            model.tg_threshold_ = float(params["tg_threshold"])
+            model.scope_threshold_ = float(params["scope_threshold"])
+            model.use_catalogue_ = bool(params["use_catalogue"])
+            model.training_ = params["training"]
+            numbers = [model.temperature_, model.blend_weight_, model.objective_threshold_]
+            numbers += [model.tg_threshold_, model.scope_threshold_, *model.tg_calibrator_]
+            if model.tg_calibrator_.ndim != 1 or not np.isfinite(numbers).all():
+                raise ValueError("a calibration parameter is NaN, infinite or misshapen")
+        except (KeyError, TypeError, ValueError) as exc:  # wrong shape or type in the JSON
+            raise HeadsError(
+                f"invalid classifier data: {type(exc).__name__}: {exc}",
+                file=str(Path(folder) / "heads.json"),
+            ) from exc
         return model, meta
 
 
@@ -446,6 +462,12 @@ class Classification:
         language: Language of the input (``fi``, ``sv``, ``en``; ``und`` if none of these).
         model: Embedder name and package version.
         text: The normalised input text (not part of ``to_dict()``).
+        scope_reason: ``None`` when the model assessed the text. Otherwise the text does not
+            read as a project description (binary data, too few letters, another script, one
+            word repeated) and this sentence says why: the text was not assessed, ``in_scope``
+            is ``False`` and ``scope_score`` 0.0, the four objectives are at chance (0.25, none
+            selected; ``objective`` is then only the first code) and the activity, target-group,
+            evidence and similar-project lists are empty.
     """
 
     objective: str
@@ -460,6 +482,7 @@ class Classification:
     model: dict[str, str]
     resembles: dict[str, Any] | None = None
     text: str = field(default="", repr=False)
+    scope_reason: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The service schema (plain JSON types only)."""
@@ -473,6 +496,7 @@ class Classification:
             "in_scope": self.in_scope,
             "scope_score": self.scope_score,
             "resembles": self.resembles,
+            "scope_reason": self.scope_reason,
             "language": self.language,
             "model": self.model,
         }
@@ -538,6 +562,8 @@ class Classification:
         scope = "in AMIF scope" if self.in_scope else "NOT in AMIF scope"
         if not self.in_scope and self.resembles:
             scope += f" (resembles {esc(self.resembles['fund'])})"
+        if self.scope_reason:
+            scope = f"not assessed: {esc(self.scope_reason)}"
         parts = [
             f"<div><b>Objective {esc(self.objective)}</b> · {scope} "
             f"(scope score {self.scope_score:.2f}) · language {esc(self.language)}</div>"

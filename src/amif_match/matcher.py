@@ -225,7 +225,11 @@ class Matcher:
         max_chars: int = MAX_CHARS,
         show_progress_bar: bool | None = None,
     ) -> list[Classification]:
-        """Classify many proposals in one embedding pass; results keep the input order."""
+        """Classify many proposals in one embedding pass; results keep the input order.
+
+        Texts that do not read as a project description (see
+        :attr:`Classification.scope_reason`) are not sent to the model.
+        """
         _check_options(k=k, threshold=threshold, min_labels=min_labels)
         items, _ = as_text_list(texts)
         if not items:
@@ -236,12 +240,59 @@ class Matcher:
             )
             for i, t in enumerate(items)
         ]
-        self.fit()
-        doc_vecs, sent_vecs = embed_documents(
-            self.embedder_, docs, show_progress_bar=show_progress_bar
-        )
-        return self._classify_vectors(
-            docs, doc_vecs, sent_vecs, k=k, threshold=threshold, min_labels=min_labels
+        results: list[Classification | None] = [
+            None if doc.problem is None else self._not_assessed(doc) for doc in docs
+        ]
+        assess = [i for i, doc in enumerate(docs) if doc.problem is None]
+        if assess:
+            self.fit()
+            doc_vecs, sent_vecs = embed_documents(
+                self.embedder_, [docs[i] for i in assess], show_progress_bar=show_progress_bar
+            )
+            assessed = self._classify_vectors(
+                [docs[i] for i in assess],
+                doc_vecs,
+                sent_vecs,
+                k=k,
+                threshold=threshold,
+                min_labels=min_labels,
+            )
+            for i, result in zip(assess, assessed, strict=True):
+                results[i] = result
+        return [r for r in results if r is not None]
+
+    def _not_assessed(self, doc: NormalisedText) -> Classification:
+        """The answer for a text that is not a project description: no labels, no scores.
+
+        The model would map such a text to some vector and answer with confident-looking
+        probabilities, so it is not asked; the objectives are reported at chance.
+        """
+        from amif_match import __version__
+
+        lang = doc.language if doc.language in ("fi", "sv", "en") else "en"
+        chance = round(1.0 / len(OBJECTIVES), 4)
+        return Classification(
+            objective=OBJECTIVES[0],
+            objectives=[
+                {
+                    "code": code,
+                    "name": self._names["objectives"][code][lang],
+                    "probability": chance,
+                    "selected": False,
+                }
+                for code in OBJECTIVES
+            ],
+            activities=[],
+            target_groups=[],
+            evidence=[],
+            similar_projects=[],
+            in_scope=False,
+            scope_score=0.0,
+            resembles=None,
+            language=doc.language,
+            model={"embedder": self.embedder_.name, "version": __version__},
+            text=doc.text,
+            scope_reason=doc.problem,
         )
 
     def _classify_vectors(
@@ -347,7 +398,8 @@ class Matcher:
         codes), activities (top codes), in_scope, scope_score, language.
         """
         index = texts.index if isinstance(texts, pd.Series) else None
-        results = self.classify_batch(list(texts), **options)
+        items, _ = as_text_list(texts)  # refuses mappings and DataFrames with a clear TypeError
+        results = self.classify_batch(items, **options)
         rows = []
         for r in results:
             probs = {o["code"]: o["probability"] for o in r.objectives}
@@ -436,7 +488,12 @@ class Matcher:
     def _evidence(
         self, doc: NormalisedText, sentences: np.ndarray, selected: list[str], k: int
     ) -> list[dict[str, Any]]:
-        """Sentences ranked by how strongly each supports a selected objective."""
+        """Sentences ranked by how strongly each supports a selected objective.
+
+        A sentence that occurs more than once (repeated paragraphs, boilerplate; compared
+        ignoring case) is listed once, with its best score: copies would only crowd out other
+        evidence.
+        """
         units = _units(doc)
         proba = self.classifier_.objective_proba(
             sentences, self.catalogue_.for_language(doc.language)
@@ -447,8 +504,17 @@ class Matcher:
             rows.append(
                 {"text": sentence, "supports": OBJECTIVES[j], "score": round(float(proba[i, j]), 4)}
             )
-        rows.sort(key=lambda r: -r["score"])
-        return rows[:k]
+        rows.sort(key=lambda r: -r["score"])  # stable: equal scores keep the text order
+        evidence: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        for row in rows:
+            key = row["text"].casefold()
+            if key not in seen:
+                seen.add(key)
+                evidence.append(row)
+                if len(evidence) == k:
+                    break
+        return evidence
 
     # -- partners ------------------------------------------------------------------------
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Sequence
+import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from html.parser import HTMLParser
 
+from amif_match._assess import description_problem
+from amif_match._html import html_to_text
 from amif_match.errors import InputError
 
 __all__ = [
@@ -34,8 +36,10 @@ LANGUAGES = ("fi", "sv", "en")
 #: about 100 000 characters); the bound keeps memory predictable for services.
 MAX_CHARS = 1_000_000
 
-_TAG = re.compile(r"<\s*/?\s*[a-zA-Z!][^>]*>")
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+# UTF-16 surrogates: in a Python str they are always unpaired (e.g. from decoding with
+# errors="surrogateescape") and cannot be encoded for the tokenizer.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 # Frequent function words; a language is guessed from the share of tokens found in each list.
 _STOPWORDS: dict[str, frozenset[str]] = {
@@ -229,6 +233,9 @@ class NormalisedText:
         language: ``"fi"``, ``"sv"``, ``"en"`` or ``"und"`` (undetermined).
         sentences: The sentence/paragraph split used for evidence and long-text handling.
         had_html: Whether HTML tags or entities were removed.
+        problem: Why the text does not read as a project description at all (binary data, no
+            words, another script, one word repeated), or ``None``. Such texts are not sent to
+            the model; :meth:`amif_match.Matcher.classify` reports them as not assessed.
     """
 
     original: str
@@ -236,85 +243,37 @@ class NormalisedText:
     language: str
     sentences: tuple[str, ...]
     had_html: bool
-
-
-class _TextExtractor(HTMLParser):
-    _BLOCK = frozenset(
-        [
-            "p",
-            "div",
-            "br",
-            "li",
-            "ul",
-            "ol",
-            "tr",
-            "td",
-            "th",
-            "h1",
-            "h2",
-            "h3",
-            "h4",
-            "h5",
-            "h6",
-            "section",
-            "article",
-            "header",
-            "footer",
-            "table",
-            "blockquote",
-            "pre",
-        ]
-    )
-    _SKIP = frozenset({"script", "style", "head", "title"})
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skipping = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in self._SKIP:
-            self._skipping += 1
-        elif tag in self._BLOCK:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self._SKIP:
-            self._skipping = max(0, self._skipping - 1)
-        elif tag in self._BLOCK:
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self._skipping:
-            self.parts.append(data)
+    problem: str | None = None
 
 
 def strip_html(text: str) -> tuple[str, bool]:
     """Remove HTML tags and decode entities; returns ``(text, changed)``.
 
     Block elements become line breaks so that paragraphs survive for sentence splitting. Text
-    without tags or entities is returned unchanged.
+    without tags or entities is returned unchanged. Linear in the length of ``text`` whatever
+    it contains (see :mod:`amif_match._html`).
     """
-    if not _TAG.search(text) and "&" not in text:
+    plain, had_markup = html_to_text(text)
+    if had_markup:
+        return plain, True
+    if "&" not in text:
         return text, False
-    if not _TAG.search(text):
-        decoded = html.unescape(text)
-        return decoded, decoded != text
-    parser = _TextExtractor()
-    parser.feed(text)
-    parser.close()
-    return "".join(parser.parts), True
+    decoded = html.unescape(text)
+    return decoded, decoded != text
 
 
 def validate_texts(texts: object, *, max_chars: int = MAX_CHARS, what: str = "text") -> list[str]:
     """Check a batch of texts and return it as a list.
 
     Raises:
-        TypeError: ``texts`` is not a sequence of strings (names the first bad position).
-        InputError: the batch is empty, or a text is empty, whitespace only or too long.
+        TypeError: ``texts`` is not a sequence of strings (names the first bad position); a
+            mapping or a DataFrame is refused (iterating it gives keys or column names).
+        InputError: the batch is empty, or a text is empty, whitespace only, too long or holds
+            a lone surrogate (names the character).
     """
     if isinstance(texts, str | bytes):
         raise TypeError(f"expected a list of {what}s, got a single {type(texts).__name__}")
+    _reject_non_sequence(texts, what)
     try:
         items = list(texts)  # type: ignore[call-overload]
     except TypeError:
@@ -341,6 +300,13 @@ def check_text(
             f"{what}{at} has {len(text):,} characters; the limit is {max_chars:,}. "
             "Split the document or raise max_chars."
         )
+    if not text.isascii() and (bad := _SURROGATE.search(text)):
+        # Rejected rather than replaced: nothing a user gave is silently changed.
+        raise InputError(
+            f"{what}{at} contains a lone surrogate U+{ord(bad.group()):04X} at character "
+            f"{bad.start():,}, which is not valid Unicode; decode the source with its real "
+            "encoding (or errors='replace') instead of errors='surrogateescape'"
+        )
     return text
 
 
@@ -362,7 +328,9 @@ def detect_language(text: str) -> str:
     if ranked[0] >= 2 and ranked[0] > ranked[1]:
         return best
     lowered = text.lower()
-    fi_suffixes = sum(bool(_FI_SUFFIX.search(w)) for w in words)
+    # The longest suffix has five letters: searching more of a word (a 1 MB "word" without
+    # spaces) would only cost time.
+    fi_suffixes = sum(bool(_FI_SUFFIX.search(w[-5:])) for w in words)
     if "å" in lowered and fi_suffixes * 2 < len(words):
         return "sv"
     if fi_suffixes and (fi_suffixes * 3 >= len(words) or re.search("[äö]", lowered)):
@@ -371,9 +339,9 @@ def detect_language(text: str) -> str:
         return best
     if re.search("[äö]", lowered):
         return "fi"
-    if all(ord(c) < 128 for c in text) and any(w in _STOPWORDS["en"] for w in words):
+    if text.isascii() and any(w in _STOPWORDS["en"] for w in words):
         return "en"
-    if all(ord(c) < 128 for c in text) and len(words) <= 8:
+    if text.isascii() and len(words) <= 8:
         # ASCII-only short phrases without signal: English is the most likely of the three.
         return "en" if not fi_suffixes else "fi"
     return "und"
@@ -385,6 +353,8 @@ _ABBREVIATIONS = re.compile(
 )
 _BOUNDARY = re.compile(r"(?<=[.!?…])\s+(?=[\"'”“(\[]?[A-ZÅÄÖ0-9])")
 _BULLET = re.compile(r"^\s*(?:[-•*–·]|\d{1,2}[.)])\s+")
+# Characters that end a line for good: the next line starts a new sentence.
+_LINE_END = frozenset(".!?:;…")
 
 
 def _lines(text: str) -> list[str]:
@@ -393,23 +363,26 @@ def _lines(text: str) -> list[str]:
     A line continues the previous one when that one does not end a sentence and the line
     starts in lower case (a wrapped sentence); headings and list items stay separate.
     """
-    out: list[str] = []
+    # Each logical line is collected as a list of fragments and joined once at the end:
+    # extending a growing string line by line would be quadratic ("a\n" * 40_000).
+    lines: list[list[str]] = []
     for raw in re.split(r"\n\s*\n", text):
+        current: list[str] | None = None  # never join across a paragraph break
         for line in raw.split("\n"):
             stripped = line.strip()
             if not stripped:
                 continue
             if (
-                out
+                current is not None
                 and not _BULLET.match(line)
                 and stripped[0].islower()
-                and not re.search(r"[.!?:;…]$", out[-1])
+                and current[-1][-1] not in _LINE_END
             ):
-                out[-1] = f"{out[-1]} {stripped}"
+                current.append(stripped)
             else:
-                out.append(stripped)
-        out.append("")  # paragraph boundary: never join across it
-    return [line for line in out if line]
+                current = [stripped]
+                lines.append(current)
+    return [" ".join(fragments) for fragments in lines]
 
 
 def split_sentences(text: str, *, max_words: int = 80) -> list[str]:
@@ -424,14 +397,17 @@ def split_sentences(text: str, *, max_words: int = 80) -> list[str]:
         line = _BULLET.sub("", line).strip()
         if not line:
             continue
-        parts = _BOUNDARY.split(line)
-        merged: list[str] = []
-        for part in parts:
-            if merged and _ABBREVIATIONS.search(merged[-1]):
-                merged[-1] = f"{merged[-1]} {part}"
+        # A part that ends in an abbreviation continues with the next part. Only the last part
+        # is searched (the abbreviation cannot span the space between parts), and the merged
+        # sentence is joined once: re-searching and re-building the growing sentence made
+        # "Esim. " * 10_000 quadratic.
+        merged: list[list[str]] = []
+        for part in _BOUNDARY.split(line):
+            if merged and _ABBREVIATIONS.search(merged[-1][-1]):
+                merged[-1].append(part)
             else:
-                merged.append(part)
-        pieces.extend(merged)
+                merged.append([part])
+        pieces.extend(" ".join(parts) for parts in merged)
     out: list[str] = []
     for sentence in pieces:
         words = sentence.split()
@@ -459,7 +435,11 @@ def normalise(
 
     Raises:
         TypeError: ``text`` is not a str.
-        InputError: empty, too long, no words left after removing HTML, or unknown ``language``.
+        InputError: empty, too long, a lone surrogate, no words left after removing HTML, or
+            unknown ``language``.
+
+    Every step is linear in the length of the text. A text that does not read as a project
+    description is not an error: :attr:`NormalisedText.problem` says why.
     """
     original = check_text(text, max_chars=max_chars, position=position)
     if language is not None and language not in LANGUAGES:
@@ -481,16 +461,40 @@ def normalise(
         language=language or detect_language(tidy),
         sentences=sentences,
         had_html=had_html,
+        problem=description_problem(tidy),
     )
 
 
 def as_text_list(texts: str | Sequence[str] | object) -> tuple[list[object], bool]:
-    """Return ``(items, was_single)`` for APIs that accept one text or many (lists, Series)."""
+    """Return ``(items, was_single)`` for APIs that accept one text or many (lists, Series).
+
+    Raises:
+        TypeError: bytes, a non-iterable, a mapping or a DataFrame.
+    """
     if isinstance(texts, str):
         return [texts], True
     if isinstance(texts, bytes):
         raise TypeError("expected str or a list of str, got bytes (decode it first)")
+    _reject_non_sequence(texts, "text")
     try:
         return list(texts), False  # type: ignore[call-overload]
     except TypeError:
         raise TypeError(f"expected str or a list of str, got {type(texts).__name__}") from None
+
+
+def _reject_non_sequence(texts: object, what: str) -> None:
+    """Refuse containers whose iteration does not yield the texts.
+
+    Iterating a mapping gives its keys and a DataFrame its column names: classifying those
+    would answer a question nobody asked.
+    """
+    if isinstance(texts, Mapping):
+        raise TypeError(
+            f"expected a list of {what}s, got a mapping ({type(texts).__name__}); pass the "
+            f"{what}s themselves, e.g. list(d.values()), or one {what} as a str"
+        )
+    pandas = sys.modules.get("pandas")  # a DataFrame exists only if pandas was imported
+    if pandas is not None and isinstance(texts, pandas.DataFrame):
+        raise TypeError(
+            f"expected a list of {what}s, got a DataFrame; pass one column, e.g. df['text']"
+        )
