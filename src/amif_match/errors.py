@@ -8,7 +8,9 @@ from __future__ import annotations
 
 __all__ = [
     "AmifMatchError",
+    "CacheWarning",
     "CorpusError",
+    "HeadsError",
     "InputError",
     "MissingDependencyError",
     "ModelCacheError",
@@ -54,5 +56,25 @@ class ModelCacheError(AmifMatchError, RuntimeError):
     """The converted model in the cache folder is missing, partial or corrupted."""
 
 
+class HeadsError(AmifMatchError, RuntimeError):
+    """A stored heads file (``heads.json`` / ``heads.npz``) is unreadable or inconsistent.
+
+    ``file`` is the file at fault; the message says what is wrong with it. Raised when the heads
+    are loaded, never later at classification time.
+    """
+
+    def __init__(self, message: str, *, file: str | None = None) -> None:
+        self.file = file
+        self.reason = message
+        super().__init__(f"{file}: {message}" if file else message)
+
+
 class MissingDependencyError(AmifMatchError, ImportError):
     """An optional dependency needed for the requested feature is not installed."""
+
+
+class CacheWarning(UserWarning):
+    """The embedding cache could not be used as usual (damaged, read-only or locked).
+
+    amif_match carries on without it, so results are unaffected; only speed is.
+    """

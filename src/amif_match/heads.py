@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,9 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import MultiLabelBinarizer
 
-__all__ = ["EmbeddingClassifier", "load_heads", "save_heads"]
+from amif_match.errors import HeadsError
+
+__all__ = ["EmbeddingClassifier", "HeadsError", "load_heads", "save_heads"]
 
 
 def _embed(X: Any, embedder: Any) -> np.ndarray:
@@ -116,6 +120,15 @@ class EmbeddingClassifier(ClassifierMixin, BaseEstimator):
 
     def decision_function(self, X: Any) -> np.ndarray:
         vectors = _embed(X, self.embedder)
+        if vectors.shape[1] != self.coef_.shape[1]:
+            message = (
+                f"this head expects {self.coef_.shape[1]}-dimensional embeddings, got "
+                f"{vectors.shape[1]} (it was trained with another embedding model)"
+            )
+            source = getattr(self, "source_", None)
+            if source is not None:  # loaded from disk: name the file
+                raise HeadsError(message, file=source)
+            raise ValueError(message)
         return vectors @ self.coef_.T + self.intercept_
 
     def predict_proba(self, X: Any) -> np.ndarray:
@@ -196,17 +209,120 @@ def save_heads(
     return npz, doc
 
 
+def _head_problem(
+    name: str, arrays: dict[str, np.ndarray], meta: dict[str, Any]
+) -> tuple[str, str] | None:
+    """What is wrong with one stored head, as ``(which file, message)``; ``None`` if sound."""
+    if not isinstance(meta, dict):
+        return "json", f"head {name!r} is a JSON {type(meta).__name__}, not an object"
+    classes = meta.get("classes")
+    if (
+        not isinstance(classes, list)
+        or not classes
+        or not all(isinstance(c, str) for c in classes)
+        or len(set(classes)) != len(classes)
+    ):
+        return "json", f"head {name!r}: 'classes' must be a non-empty list of distinct strings"
+    params = meta.get("params")
+    if not isinstance(params, dict):
+        return "json", f"head {name!r} has no 'params' object"
+    expected = {
+        "C": (int, float),
+        "multilabel": (bool,),
+        "min_positive": (int,),
+        "class_weight": (str, dict, type(None)),
+    }
+    for key, value in params.items():
+        if key not in expected:
+            return "json", f"head {name!r} has an unknown parameter {key!r}"
+        if not isinstance(value, expected[key]) or (key != "multilabel" and type(value) is bool):
+            return "json", f"head {name!r}: parameter {key!r} has the wrong type ({value!r})"
+    n = len(classes)
+    shapes: dict[str, tuple[int, ...] | None] = {"coef": None, "intercept": (n,)}
+    if params.get("multilabel"):
+        shapes.update(prior=(n,), active=(n,))
+    for key, shape in shapes.items():
+        arr = arrays.get(key)
+        if arr is None:
+            return "npz", f"has no array {name}.{key}"
+        if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+            return "npz", f"array {name}.{key} holds {arr.dtype}, not numbers"
+        if shape is None:  # the coefficients: one row of the embedding size per class
+            if arr.ndim != 2 or arr.shape[0] != n or arr.shape[1] == 0:
+                return "npz", (
+                    f"array {name}.coef has shape {arr.shape}, expected ({n}, dim) for the "
+                    f"{n} classes in the JSON file"
+                )
+        elif arr.shape != shape:
+            return "npz", f"array {name}.{key} has shape {arr.shape}, expected {shape}"
+        if key != "active" and not np.isfinite(arr).all():
+            return "npz", f"array {name}.{key} contains NaN or infinite values"
+    return None
+
+
 def load_heads(
-    folder: str | os.PathLike[str], *, stem: str = "heads", embedder: Any = "me5-small"
+    folder: str | os.PathLike[str],
+    *,
+    stem: str = "heads",
+    embedder: Any = "me5-small",
+    dim: int | None = None,
 ) -> tuple[dict[str, EmbeddingClassifier], dict[str, Any]]:
-    """Read heads written by :func:`save_heads`; never unpickles anything."""
+    """Read heads written by :func:`save_heads`; never unpickles anything.
+
+    Everything is checked here, at load time: both files readable, the JSON of the right shape,
+    every array present with the shape its classes need, finite coefficients, one embedding size
+    for all heads (and equal to ``dim`` when given).
+
+    Raises:
+        FileNotFoundError: Neither ``<stem>.json`` nor ``<stem>.npz`` exists (no heads there).
+        HeadsError: The files exist but are unusable; the message names the file and the
+            problem.
+    """
     folder = Path(folder)
-    doc = json.loads((folder / f"{stem}.json").read_text(encoding="utf-8"))
-    with np.load(folder / f"{stem}.npz", allow_pickle=False) as data:
-        arrays = {key: data[key] for key in data.files}
+    doc_path, npz_path = folder / f"{stem}.json", folder / f"{stem}.npz"
+    if not doc_path.exists() and not npz_path.exists():
+        raise FileNotFoundError(f"no {stem}.json / {stem}.npz in {folder}")
+    files = {"json": str(doc_path), "npz": str(npz_path)}
+    retrain = " (rebuild the heads with `amif-match train`)"
+    for path, other in ((doc_path, npz_path), (npz_path, doc_path)):
+        if not path.is_file():
+            raise HeadsError(f"is missing although {other.name} exists{retrain}", file=str(path))
+    try:
+        doc = json.loads(doc_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # JSONDecodeError and UnicodeDecodeError
+        raise HeadsError(f"is not readable JSON: {exc}{retrain}", file=files["json"]) from exc
+    if not isinstance(doc, dict) or not isinstance(doc.get("heads"), dict) or not doc["heads"]:
+        raise HeadsError(
+            f"must be a JSON object with a non-empty 'heads' object{retrain}", file=files["json"]
+        )
+    try:
+        with np.load(npz_path, allow_pickle=False) as data:
+            arrays = {key: data[key] for key in data.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        # ValueError: not an .npz at all, or object arrays that would need unpickling.
+        raise HeadsError(
+            f"is not a readable numpy .npz archive: {exc}{retrain}", file=files["npz"]
+        ) from exc
     heads = {}
-    for name, head_meta in doc.pop("heads").items():
+    for name, head_meta in doc["heads"].items():
         prefix = f"{name}."
         own = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
-        heads[name] = EmbeddingClassifier.from_arrays(own, head_meta, embedder)
-    return heads, doc
+        problem = _head_problem(name, own, head_meta)
+        if problem is not None:
+            raise HeadsError(problem[1] + retrain, file=files[problem[0]])
+        head = EmbeddingClassifier.from_arrays(own, head_meta, embedder)
+        head.source_ = files["npz"]
+        heads[name] = head
+    sizes = {name: head.n_features_in_ for name, head in heads.items()}
+    if len(set(sizes.values())) > 1:
+        raise HeadsError(
+            f"the heads disagree on the embedding size: {sizes}{retrain}", file=files["npz"]
+        )
+    size = next(iter(sizes.values()))
+    if dim is not None and size != dim:
+        raise HeadsError(
+            f"the heads expect {size}-dimensional embeddings but the embedder gives {dim}: they "
+            f"were trained with another model{retrain}",
+            file=files["npz"],
+        )
+    return heads, {k: v for k, v in doc.items() if k != "heads"}

