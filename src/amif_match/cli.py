@@ -16,6 +16,7 @@ Conventions scripts can rely on:
 from __future__ import annotations
 
 import argparse
+import codecs
 import difflib
 import io
 import json
@@ -66,6 +67,7 @@ RESULT_COLUMNS = [
     "amif_similar_projects",
     "amif_in_scope",
     "amif_scope_score",
+    "amif_scope_reason",
     "amif_language",
 ]
 
@@ -119,6 +121,14 @@ a table; a CSV/XLSX input is written back as CSV with every input column, in inp
 plus the amif_* result columns (on a terminal it is shown as a table instead; -o FILE or
 --format decide explicitly). Batches show a progress bar on stderr when it is a terminal
 (--progress forces it).
+
+Applicants' texts are untrusted: in CSV/TSV output a text cell that starts with = + - @ tab
+or CR gets a ' in front so that a spreadsheet shows it instead of running it as a formula
+(plain numbers such as -42 are kept); XLSX cells are always written as text, never formulas.
+--raw-cells keeps the cells as they are. -o writes a temporary file next to FILE and renames
+it over FILE only when complete; a CSV input's UTF-8 byte-order mark is kept on CSV output.
+Every CSV row must have as many fields as the header (an error names the line), and header
+names must be unique.
 
 Esimerkkejä (fi):
   amif-match classify "Kotoutumiskoulutusta maahanmuuttajanaisille"
@@ -245,19 +255,34 @@ class _Inputs:
     frame: pd.DataFrame | None = None
     source: str = ""
     sep: str = ","
+    bom: bool = False  # the CSV input began with a UTF-8 byte-order mark: keep it on output
     skipped: dict[int, str] = field(default_factory=dict)  # position -> error (--skip-invalid)
 
 
 def _read_text_file(path: Path, encoding: str) -> str:
+    return _decode_file(path, encoding)[0]
+
+
+def _decode_file(path: Path, encoding: str) -> tuple[str, bool]:
+    """The text of ``path`` (universal newlines, no BOM) and whether it began with a UTF-8 BOM."""
     try:
-        return path.read_text(encoding=encoding)
-    except UnicodeDecodeError:
-        raise UsageError(
-            f"{path} is not {encoding} text; convert it first "
-            f"(e.g. iconv -f latin1 -t utf-8) or pass --encoding"
-        ) from None
+        data = path.read_bytes()
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    bom = data.startswith(codecs.BOM_UTF8)
+    try:
+        # Decoding through TextIOWrapper gives the same universal newlines as read_text().
+        text = io.TextIOWrapper(io.BytesIO(data), encoding=encoding).read()
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise UsageError(
+            f"{path} is not {encoding} text (byte 0x{data[exc.start]:02x} on line {line}); "
+            "convert it first (e.g. iconv -f latin1 -t utf-8) or pass --encoding"
+        ) from None
+    except LookupError:
+        raise UsageError(f"unknown --encoding {encoding!r}") from None
+    # With --encoding utf-8 the mark survives decoding and would glue onto the first header.
+    return (text[1:] if text.startswith("\ufeff") else text), bom
 
 
 def _read_stdin(encoding: str) -> str:
@@ -297,10 +322,24 @@ def _sniff_separator(text: str, suffix: str) -> str:
     return best if counts[best] else ","
 
 
-def _read_table(path: Path, args: argparse.Namespace) -> tuple[pd.DataFrame, str]:
+def _separator_option(value: str | None) -> str | None:
+    """``--sep``: one character; ``\\t`` and ``tab`` mean a tab (shells do not expand ``\\t``)."""
+    if value is None:
+        return None
+    value = {"\\t": "\t", "tab": "\t", "TAB": "\t"}.get(value, value)
+    if len(value) != 1:
+        raise UsageError(f"--sep must be one character (or \\t for tab), got {value!r}")
+    return value
+
+
+def _read_table(path: Path, args: argparse.Namespace) -> tuple[pd.DataFrame, str, bool]:
+    """The table in ``path`` as strings, its CSV separator and whether it had a UTF-8 BOM."""
     import pandas as pd
 
+    from amif_match.tabular_io import header_names, read_delimited
+
     suffix = path.suffix.lower()
+    bom = False
     if suffix in (".xlsx", ".xlsm"):
         try:
             import openpyxl  # noqa: F401
@@ -315,39 +354,35 @@ def _read_table(path: Path, args: argparse.Namespace) -> tuple[pd.DataFrame, str
         if isinstance(sheet, str) and sheet.isdigit():
             sheet = int(sheet)
         try:
-            frame = pd.read_excel(path, sheet_name=sheet, dtype=str, keep_default_na=False)
+            # header=None: pandas would rename a duplicate header "text" to "text.1" silently.
+            grid = pd.read_excel(
+                path, sheet_name=sheet, header=None, dtype=str, keep_default_na=False
+            )
         except (ValueError, KeyError, IndexError) as exc:
             raise UsageError(f"cannot read sheet {sheet!r} of {path}: {exc}") from None
         except OSError as exc:
             raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
         except Exception as exc:  # openpyxl raises its own errors for broken files
             raise UsageError(f"{path} is not a readable .xlsx file: {exc}") from None
+        if grid.empty:
+            raise UsageError(f"sheet {sheet!r} of {path} is empty")
+        names = header_names([str(c) for c in grid.iloc[0]], path.name)
+        frame = grid.iloc[1:].set_axis(names, axis=1).reset_index(drop=True)
         sep = ","
     else:
         if args.sheet is not None:
             raise UsageError("--sheet only applies to .xlsx files")
-        text = _read_text_file(path, args.encoding)
-        sep = args.sep or _sniff_separator(text, suffix)
-        try:
-            # Blank lines are rows (an empty cell in a one-column file); only trailing ones go.
-            frame = pd.read_csv(
-                io.StringIO(text),
-                sep=sep,
-                dtype=str,
-                keep_default_na=False,
-                skip_blank_lines=False,
-            )
-        except pd.errors.EmptyDataError:
-            raise UsageError(f"{path} is empty") from None
-        except (pd.errors.ParserError, ValueError) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise UsageError(f"{path} is not a readable CSV file: {first}") from None
-    frame.columns = [str(c) for c in frame.columns]
+        text, bom = _decode_file(path, args.encoding)
+        sep = _separator_option(args.sep) or _sniff_separator(text, suffix)
+        # Strict: a row with a field too many or too few is an error naming its line, never a
+        # silent shift of columns. Blank lines are rows (an empty cell in a one-column file);
+        # only trailing ones go.
+        frame = read_delimited(text, sep, path.name)
     blank = (frame.fillna("").astype(str).apply(lambda col: col.str.strip()) == "").all(axis=1)
     end = len(frame)
     while end and blank.iloc[end - 1]:
         end -= 1
-    return frame.iloc[:end].reset_index(drop=True), sep
+    return frame.iloc[:end].reset_index(drop=True), sep, bom
 
 
 def _require_column(frame: pd.DataFrame, column: str, source: str, option: str) -> None:
@@ -379,7 +414,7 @@ def _gather_inputs(args: argparse.Namespace) -> _Inputs:
         if args.lines:
             raise UsageError("--lines does not apply to a .csv/.tsv/.xlsx input")
         path = tables[0]
-        frame, sep = _read_table(path, args)
+        frame, sep, bom = _read_table(path, args)
         _require_column(frame, args.column, path.name, "--column")
         if args.id_column is not None:
             _require_column(frame, args.id_column, path.name, "--id-column")
@@ -391,30 +426,54 @@ def _gather_inputs(args: argparse.Namespace) -> _Inputs:
             else list(range(1, len(frame) + 1))
         )
         return _Inputs(
-            ids=ids, texts=list(frame[args.column]), frame=frame, source=path.name, sep=sep
+            ids=ids,
+            texts=list(frame[args.column]),
+            frame=frame,
+            source=path.name,
+            sep=sep,
+            bom=bom,
         )
     if args.id_column is not None or args.sheet is not None:
         raise UsageError("--id-column and --sheet only apply to a .csv/.tsv/.xlsx input")
     ids: list[Any] = []
     texts: list[str] = []
+    skipped: dict[int, str] = {}
     if sum(arg == "-" for arg in raw) > 1:
         raise UsageError('"-" (standard input) can be given only once')
+    batch = len(raw) > 1 or any(p is not None and p.is_dir() for _, p in paths)
+
+    def read(file: Path) -> tuple[str, str | None]:
+        """(text, None), or ("", why) for an unreadable file that --skip-invalid passes over."""
+        try:
+            return _read_text_file(file, args.encoding), None
+        except UsageError as exc:
+            if not batch:
+                raise
+            if not args.skip_invalid:
+                raise UsageError(f"{exc} (use --skip-invalid to keep going)") from None
+            return "", str(exc)
+
     for position, (arg, path) in enumerate(paths, 1):
+        items: list[tuple[str, str, str | None]]  # (id, text, why it cannot be read)
         if arg == "-":
-            items = [("-", _read_stdin(args.encoding))]
+            items = [("-", _read_stdin(args.encoding), None)]
         elif path is not None and path.is_dir():
             files = sorted(
                 p for p in path.iterdir() if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES
             )
             if not files:
                 raise UsageError(f"folder {arg} has no {'/'.join(TEXT_SUFFIXES)} files to classify")
-            items = [(str(p), _read_text_file(p, args.encoding)) for p in files]
+            items = [(str(p), *read(p)) for p in files]
         elif path is not None:
-            items = [(arg, _read_text_file(path, args.encoding))]
+            items = [(arg, *read(path))]
         else:
-            items = [(str(position), arg)]
-        for ident, text in items:
-            if args.lines:
+            items = [(str(position), arg, None)]
+        for ident, text, unreadable in items:
+            if unreadable is not None:
+                skipped[len(texts)] = unreadable
+                ids.append(ident)
+                texts.append(text)
+            elif args.lines:
                 lines = [line.strip() for line in text.splitlines()]
                 numbered = [(n, line) for n, line in enumerate(lines, 1) if line]
                 if not numbered:
@@ -430,7 +489,7 @@ def _gather_inputs(args: argparse.Namespace) -> _Inputs:
         and not args.lines
         and not any(p is not None and p.is_dir() for _, p in paths)
     )
-    return _Inputs(ids=ids, texts=texts, single=single, source="input")
+    return _Inputs(ids=ids, texts=texts, single=single, source="input", skipped=skipped)
 
 
 def _validate_inputs(inputs: _Inputs, args: argparse.Namespace) -> None:
@@ -438,6 +497,8 @@ def _validate_inputs(inputs: _Inputs, args: argparse.Namespace) -> None:
     from amif_match.text import normalise
 
     for i, text in enumerate(inputs.texts):
+        if i in inputs.skipped:  # an unreadable file, already explained
+            continue
         try:
             normalise(text, language=args.language)
         except (TypeError, ValueError) as exc:
@@ -452,7 +513,10 @@ def _validate_inputs(inputs: _Inputs, args: argparse.Namespace) -> None:
             hint = "" if inputs.single else " (use --skip-invalid to keep going)"
             raise UsageError(message + hint) from None
     if len(inputs.skipped) == len(inputs.texts):
-        raise UsageError("no valid text to classify")
+        first = next(iter(inputs.skipped.values()), "")
+        if len(inputs.texts) == 1:
+            raise UsageError(first)
+        raise UsageError(f"no valid text to classify ({len(inputs.texts)} invalid; first: {first})")
 
 
 def _single_text(args: argparse.Namespace) -> str:
@@ -527,6 +591,7 @@ def result_row(result: Classification) -> dict[str, Any]:
         "amif_similar_projects": ";".join(p["id"] for p in result.similar_projects[:3]),
         "amif_in_scope": result.in_scope,
         "amif_scope_score": result.scope_score,
+        "amif_scope_reason": result.scope_reason or "",
         "amif_language": result.language,
     }
 
@@ -587,21 +652,45 @@ def _output_format(args: argparse.Namespace, inputs: _Inputs | None) -> str:
     return "table"
 
 
-def _write_output(args: argparse.Namespace, fmt: str, write: Callable[[TextIO], None]) -> None:
+def _write_output(
+    args: argparse.Namespace, write: Callable[[TextIO], None], *, bom: bool = False
+) -> None:
+    """Run ``write`` on stdout, or on ``-o FILE`` atomically (the old file survives a failure).
+
+    ``bom`` starts the output with a UTF-8 byte-order mark (kept from a CSV input that had one:
+    Excel reads BOM-less UTF-8 CSV as the local code page and shows ä/ö as mojibake).
+    """
+    from amif_match.tabular_io import atomic_output
+
     if args.output is None:
-        write(_out())
+        stream = _out()
+        if bom and not stream.isatty():
+            stream.write("\ufeff")
+        write(stream)
         return
     path = Path(args.output)
     try:
-        with open(path, "w", encoding="utf-8", newline="") as handle:
+        with atomic_output(path, encoding="utf-8-sig" if bom else "utf-8") as handle:
             write(handle)
     except OSError as exc:
         raise OSError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
+def _check_output(args: argparse.Namespace, fmt: str, inputs: _Inputs) -> None:
+    """Fail before any model work if ``-o`` cannot be written or cannot hold the table."""
+    if args.output is None:
+        return
+    from amif_match.tabular_io import check_output_path, check_xlsx_cells
+
+    check_output_path(args.output)
+    if fmt == "xlsx" and inputs.frame is not None:
+        check_xlsx_cells(inputs.frame, inputs.source)
+
+
 def _cmd_classify(args: argparse.Namespace) -> int:
     inputs = _gather_inputs(args)
     fmt = _output_format(args, inputs)
+    _check_output(args, fmt, inputs)
     _validate_inputs(inputs, args)
     matcher = _matcher()
     k = args.k if args.k is not None else (5 if fmt in ("summary", "table") else 10)
@@ -622,23 +711,27 @@ def _cmd_classify(args: argparse.Namespace) -> int:
         if fmt in ("json", "jsonl"):
             indent = 2 if fmt == "json" else None
             _write_output(
-                args, fmt, lambda f: f.write(_dump_json(result.to_dict(), indent=indent) + "\n")
+                args, lambda f: f.write(_dump_json(result.to_dict(), indent=indent) + "\n")
             )
             return EXIT_OK
     if fmt == "json":
         records = _result_records(inputs, results)
-        _write_output(args, fmt, lambda f: f.write(_dump_json(records) + "\n"))
+        _write_output(args, lambda f: f.write(_dump_json(records) + "\n"))
     elif fmt == "jsonl":
         records = _result_records(inputs, results)
         _write_output(
-            args, fmt, lambda f: f.writelines(_dump_json(r, indent=None) + "\n" for r in records)
+            args, lambda f: f.writelines(_dump_json(r, indent=None) + "\n" for r in records)
         )
     elif fmt == "csv":
+        from amif_match.tabular_io import neutralise_frame
+
         frame = _result_frame(inputs, results)
+        if not args.raw_cells:  # applicants' texts must not become live spreadsheet formulas
+            frame = neutralise_frame(frame)
         sep = "\t" if str(args.output or "").lower().endswith(".tsv") else inputs.sep
-        _write_output(args, fmt, lambda f: frame.to_csv(f, index=False, sep=sep))
+        _write_output(args, lambda f: frame.to_csv(f, index=False, sep=sep), bom=inputs.bom)
     elif fmt == "xlsx":
-        _write_xlsx(_result_frame(inputs, results), Path(args.output))
+        _write_xlsx(_result_frame(inputs, results), Path(args.output), raw=args.raw_cells)
     else:  # table (or summary of a batch)
         _print_batch_table(inputs, results)
     if inputs.skipped:
@@ -650,7 +743,10 @@ def _cmd_classify(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _write_xlsx(frame: pd.DataFrame, path: Path) -> None:
+def _write_xlsx(frame: pd.DataFrame, path: Path, *, raw: bool = False) -> None:
+    """``frame`` as an .xlsx file, atomically; text cells are text, never formulas."""
+    from amif_match.tabular_io import atomic_output, write_xlsx
+
     try:
         import openpyxl  # noqa: F401
     except ImportError:
@@ -661,7 +757,8 @@ def _write_xlsx(frame: pd.DataFrame, path: Path) -> None:
             "(or pip install 'amif-match[xlsx]'), or write .csv instead"
         ) from None
     try:
-        frame.to_excel(path, index=False)
+        with atomic_output(path, binary=True) as handle:
+            write_xlsx(frame, handle, quote_prefix=not raw)
     except OSError as exc:
         raise OSError(f"cannot write {path}: {exc.strerror or exc}") from None
 
@@ -696,6 +793,8 @@ def _print_classification(result: Classification, *, k: int = 5, evidence: int =
         if result.in_scope
         else f"NOT in AMIF scope (score {result.scope_score:.2f})"
     )
+    if result.scope_reason:
+        scope = f"not assessed: {result.scope_reason}"
     if not result.in_scope and result.resembles:
         scope += f"; resembles {result.resembles['fund']} ({result.resembles['probability']:.2f})"
     _print(f"Objective: {result.objective} – {best['name']} (p = {best['probability']:.2f})")
@@ -950,9 +1049,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     try:
-        import uvicorn
+        import uvicorn  # noqa: F401  (fail here, with the install hint, when it is missing)
 
-        from amif_match.service import create_app
+        from amif_match.server import serve
     except ImportError as exc:
         from amif_match.errors import MissingDependencyError
 
@@ -967,12 +1066,13 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     try:
-        uvicorn.run(
-            create_app(),
-            host=args.host,
-            port=args.port,
+        # Also sets connection, keep-alive and header limits (amif_match.server).
+        serve(
+            args.host,
+            args.port,
             log_level=args.log_level,
-            timeout_graceful_shutdown=10,
+            request_timeout=args.request_timeout,
+            docs=args.docs or None,
         )
     except SystemExit as exc:  # uvicorn exits on a taken port or a failed start-up
         return EXIT_FAILURE if exc.code else EXIT_OK
@@ -1023,7 +1123,9 @@ def _parser() -> argparse.ArgumentParser:
 
     def text_options(p: argparse.ArgumentParser) -> None:
         p.add_argument(
-            "--encoding", default="utf-8-sig", help="encoding of input files (default utf-8)"
+            "--encoding",
+            default="utf-8-sig",
+            help="encoding of input files (default utf-8-sig: UTF-8 with or without a BOM)",
         )
 
     def language_option(p: argparse.ArgumentParser) -> None:
@@ -1061,7 +1163,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--id-column", help="id column of a CSV/XLSX input (default: row number)")
     p.add_argument("--sheet", help="XLSX sheet name or index (default: the first)")
-    p.add_argument("--sep", help="CSV separator (default: guessed from the header: , ; or tab)")
+    p.add_argument(
+        "--sep", help="CSV separator, one character or \\t (default: guessed from the header)"
+    )
     p.add_argument("--lines", action="store_true", help="each non-empty line is one proposal")
     p.add_argument("-o", "--output", help="write results to FILE (.csv .tsv .json .jsonl .xlsx)")
     p.add_argument(
@@ -1079,7 +1183,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--skip-invalid",
         action="store_true",
-        help="in a batch, leave invalid (e.g. empty) rows unclassified instead of failing",
+        help="in a batch, leave invalid rows and unreadable files unclassified instead of failing",
+    )
+    p.add_argument(
+        "--raw-cells",
+        action="store_true",
+        help="CSV/XLSX output: keep text cells that start with = + - @ tab or CR as they are "
+        "(default: CSV gets a ' in front, XLSX marks them; for programs, not spreadsheets)",
     )
     text_options(p)
     p.set_defaults(func=_cmd_classify)
@@ -1209,7 +1319,8 @@ Examples (en):
         help="run the HTTP service (needs the [serve] extra)",
         description=(
             "Run the HTTP service: POST /classify, /classify/batch, /partners, /activities; "
-            "GET /catalogue, /health; OpenAPI docs at /docs. The model loads once at start-up."
+            "GET /catalogue, /health; OpenAPI at /openapi.json (/docs with --docs). The model "
+            "loads once at start-up."
         ),
         epilog="""\
 Examples:
@@ -1229,6 +1340,19 @@ Examples:
         default="info",
         choices=("critical", "error", "warning", "info", "debug"),
         help="uvicorn log level (default info)",
+    )
+    p.add_argument(
+        "--request-timeout",
+        type=_positive_int,
+        metavar="SECONDS",
+        help="time budget per request: 504 when the model work runs over, 503 when no worker "
+        "was free in time (default 60, or $AMIF_MATCH_REQUEST_TIMEOUT)",
+    )
+    p.add_argument(
+        "--docs",
+        action="store_true",
+        help="serve the /docs and /redoc pages (they load scripts and fonts from public CDNs; "
+        "off by default, or $AMIF_MATCH_DOCS=1)",
     )
     p.set_defaults(func=_cmd_serve)
     return parser
