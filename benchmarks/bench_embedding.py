@@ -111,7 +111,7 @@ def main() -> None:
     from sentence_transformers import SentenceTransformer
 
     from amif_match.embedding import get_embedder
-    from amif_match.model_cache import ensure_model
+    from amif_match.embedding.model_cache import ensure_model
 
     texts = finnish_texts(args.texts)
     ours = get_embedder()

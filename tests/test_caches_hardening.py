@@ -20,7 +20,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from amif_match import model_cache
 from amif_match.classification import ProposalClassifier, model_folder
 from amif_match.corpus import Corpus
 from amif_match.embedding import (
@@ -28,6 +27,7 @@ from amif_match.embedding import (
     EmbeddingCache,
     SentenceTransformerEmbedder,
     cache_key,
+    model_cache,
 )
 from amif_match.errors import CacheWarning, CorpusError, HeadsError, ModelCacheError
 
@@ -208,7 +208,7 @@ def test_read_only_embedding_cache_still_serves_reads(tmp_path):
 
 
 def test_embedding_cache_is_keyed_by_the_exact_model(tmp_path, embedder):
-    from amif_match.model_cache import CONVERTER_VERSION, SOURCE_SHA256
+    from amif_match.embedding.model_cache import CONVERTER_VERSION, SOURCE_SHA256
 
     # The display name stays, so the shipped heads (trained for "me5-small") stay valid ...
     assert embedder.name == "me5-small"

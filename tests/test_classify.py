@@ -11,9 +11,9 @@ import pytest
 
 import amif_match
 from amif_match import Classification, Matcher
+from amif_match.classification.heads import EmbeddingClassifier, load_heads, save_heads
 from amif_match.corpus import Corpus
 from amif_match.errors import InputError
-from amif_match.heads import EmbeddingClassifier, load_heads, save_heads
 
 PROPOSALS = {
     "SO1": (

@@ -1,7 +1,7 @@
 """The ``amif-match`` command line, with the real default model.
 
-Most tests call :func:`amif_match.cli.main` in this process (the model loads once per session);
-two run the installed ``amif-match`` script in a fresh process, as a user would.
+Most tests call :func:`~amif_match.interfaces.cli.main` in this process (the model loads once
+per session); two run the installed ``amif-match`` script in a fresh process, as a user would.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from amif_match import cli
-from amif_match.cli import RESULT_COLUMNS, main
+from amif_match.interfaces.cli import app as cli
+from amif_match.interfaces.cli.app import RESULT_COLUMNS, main
 
 INTEGRATION = "Kotoutumiskoulutusta maahanmuuttajanaisille"
 RETURN = "Vapaaehtoisen paluun neuvontaa kielteisen turvapaikkapäätöksen saaneille"
@@ -97,7 +97,7 @@ def test_help_has_finnish_and_english_examples(capsys: pytest.CaptureFixture[str
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
-    from amif_match import __version__
+    from amif_match._version import __version__
 
     assert main(["--version"]) == 0
     assert __version__ in capsys.readouterr().out

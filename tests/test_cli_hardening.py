@@ -1,7 +1,8 @@
 """Issue 9 on the command line: safe spreadsheet output, strict CSV rows, atomic ``-o``.
 
-The parsing and writing helpers of :mod:`amif_match.tabular_io` are tested directly (fast, no
-model); the end-to-end cases run :func:`amif_match.cli.main` with the real default model.
+The parsing and writing helpers of :mod:`~amif_match.interfaces.cli.tables` are tested directly
+(fast, no model); the end-to-end cases run :func:`~amif_match.interfaces.cli.main` with the real
+default model.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from amif_match import tabular_io
-from amif_match.cli import RESULT_COLUMNS, main
-from amif_match.tabular_io import (
+from amif_match.interfaces.cli import tables as tabular_io
+from amif_match.interfaces.cli.app import RESULT_COLUMNS, main
+from amif_match.interfaces.cli.tables import (
     TableError,
     atomic_output,
     check_output_path,
@@ -57,7 +58,7 @@ def _csv_rows(path: Path, sep: str = ",") -> list[list[str]]:
 @pytest.fixture()
 def no_model(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Fail the test if the CLI gets as far as loading the model; records the attempt."""
-    from amif_match import cli
+    from amif_match.interfaces.cli import app as cli
 
     calls: list[str] = []
 

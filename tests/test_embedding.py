@@ -9,12 +9,12 @@ import sys
 import numpy as np
 import pytest
 
-from amif_match import model_cache
 from amif_match.embedding import (
     CachedEmbedder,
     EmbeddingCache,
     TfidfEmbedder,
     get_embedder,
+    model_cache,
 )
 from amif_match.errors import InputError, MissingDependencyError, ModelCacheError
 

@@ -18,7 +18,7 @@ import httpx
 import pytest
 import uvicorn  # noqa: F401  (a test dependency: fail loudly if missing)
 
-from amif_match.service import MAX_BATCH, MAX_BODY_BYTES, MAX_TEXT_CHARS
+from amif_match.interfaces.service import MAX_BATCH, MAX_BODY_BYTES, MAX_TEXT_CHARS
 
 INTEGRATION = "Kotoutumiskoulutusta maahanmuuttajanaisille"
 RETURN = "Vapaaehtoisen paluun neuvontaa kielteisen turvapaikkapäätöksen saaneille"

@@ -1,6 +1,6 @@
 """The service under hostile use: time budgets, clients that stall or leave, strict requests.
 
-One real uvicorn server (the settings :func:`amif_match.server.serve` uses, with short timeouts)
+One real uvicorn server (the settings :func:`~.server.serve` uses, with short timeouts)
 runs in a thread of this process on 127.0.0.1 and serves the session's real Matcher, with a
 single model worker so that a request that is not stopped would visibly hold up the next one.
 """
@@ -19,14 +19,14 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from amif_match.budget import Budget, Cancelled, DeadlineExceeded, watch
-from amif_match.server import (
+from amif_match.interfaces.budget import Budget, Cancelled, DeadlineExceeded, watch
+from amif_match.interfaces.server import (
     HEADER_TIMEOUT,
     KEEP_ALIVE_TIMEOUT,
     LIMIT_CONCURRENCY,
     server_config,
 )
-from amif_match.service import create_app
+from amif_match.interfaces.service import create_app
 
 INTEGRATION = "Kotoutumiskoulutusta maahanmuuttajanaisille"
 BUDGET = 8.0  # the test server's time budget per request, seconds

@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from amif_match._version import __version__
 
 # Public name -> module that defines it. Resolved lazily (PEP 562) so that
 # ``import amif_match`` never imports torch or loads a model.

@@ -1,3 +1,3 @@
-from amif_match.cli import main
+from amif_match.interfaces.cli import main
 
 raise SystemExit(main())

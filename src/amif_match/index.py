@@ -40,7 +40,7 @@ def cached(embedder: Embedder, cache_dir: str | os.PathLike[str] | None = None) 
     """Wrap ``embedder`` with the on-disk embedding cache (no-op for TF-IDF and wrapped ones)."""
     if isinstance(embedder, CachedEmbedder | TfidfEmbedder):
         return embedder
-    from amif_match.model_cache import cache_root
+    from amif_match.embedding.model_cache import cache_root
 
     return CachedEmbedder(embedder, EmbeddingCache(cache_root(cache_dir) / "embeddings.sqlite"))
 

@@ -164,7 +164,7 @@ class Matcher:
 
         ``amif-match train`` calls this with the bundled ``models/`` folder.
         """
-        from amif_match import __version__
+        from amif_match._version import __version__
 
         with self._lock:
             model = self._fit_classifier()
@@ -267,7 +267,7 @@ class Matcher:
         The model would map such a text to some vector and answer with confident-looking
         probabilities, so it is not asked; the objectives are reported at chance.
         """
-        from amif_match import __version__
+        from amif_match._version import __version__
 
         lang = doc.language if doc.language in ("fi", "sv", "en") else "en"
         chance = round(1.0 / len(OBJECTIVES), 4)
@@ -305,8 +305,8 @@ class Matcher:
         threshold: float | None,
         min_labels: int,
     ) -> list[Classification]:
-        from amif_match import __version__
-        from amif_match.classification import _Signals
+        from amif_match._version import __version__
+        from amif_match.classification.model import _Signals
 
         model = self.classifier_
         cat = self.catalogue_

@@ -13,9 +13,9 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from amif_match._assess import description_problem
-from amif_match._html import html_to_text
 from amif_match.errors import InputError
+from amif_match.text.assess import description_problem
+from amif_match.text.html import html_to_text
 
 __all__ = [
     "LANGUAGES",
@@ -251,7 +251,7 @@ def strip_html(text: str) -> tuple[str, bool]:
 
     Block elements become line breaks so that paragraphs survive for sentence splitting. Text
     without tags or entities is returned unchanged. Linear in the length of ``text`` whatever
-    it contains (see :mod:`amif_match._html`).
+    it contains (see :mod:`amif_match.text.html`).
     """
     plain, had_markup = html_to_text(text)
     if had_markup:

@@ -40,12 +40,12 @@ event loop nor in the thread pool that other endpoints use, so ``GET /health`` a
 worker, so a few large requests cannot take every worker from the usual short ones. The
 :class:`~amif_match.Matcher` is safe for concurrent inference (numpy and torch forward passes,
 tokenizer settings fixed by the warm-up call). Each request carries a
-:class:`~amif_match.budget.Budget`: when it runs out, or the client closes the connection, the
+:class:`~.budget.Budget`: when it runs out, or the client closes the connection, the
 request's work stops before the model's next batch or transformer block and frees its worker.
 
-Run it with ``amif-match serve --port 8000`` (:func:`amif_match.server.serve`, which also limits
+Run it with ``amif-match serve --port 8000`` (:func:`~.server.serve`, which also limits
 connections, idle keep-alive and slow headers) or any ASGI server:
-``uvicorn amif_match.service:app``.
+``uvicorn amif_match.interfaces.service:app``.
 """
 
 import asyncio
@@ -70,8 +70,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from amif_match import __version__
-from amif_match.budget import Budget, Cancelled, DeadlineExceeded, watch
+from amif_match._version import __version__
+from amif_match.interfaces.budget import Budget, Cancelled, DeadlineExceeded, watch
 
 __all__ = [
     "BODY_TIMEOUT",
@@ -975,6 +975,6 @@ def create_app(
     return app
 
 
-#: The application for ASGI servers (``uvicorn amif_match.service:app``); nothing heavy loads
-#: until the server starts it.
+#: The application for ASGI servers (``uvicorn amif_match.interfaces.service:app``); nothing
+#: heavy loads until the server starts it.
 app = create_app()

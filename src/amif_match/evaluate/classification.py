@@ -134,7 +134,11 @@ def evaluate_classification(
     from sklearn.multiclass import OneVsRestClassifier
     from sklearn.preprocessing import MultiLabelBinarizer
 
-    from amif_match.classification import ProposalClassifier, _Signals, zero_shot_objective_scores
+    from amif_match.classification.model import (
+        ProposalClassifier,
+        _Signals,
+        zero_shot_objective_scores,
+    )
     from amif_match.matcher import Matcher
 
     matcher = Matcher(corpus, embedder)
@@ -297,7 +301,7 @@ def evaluate_scope(
     """
     from sklearn.model_selection import KFold
 
-    from amif_match.heads import EmbeddingClassifier
+    from amif_match.classification.heads import EmbeddingClassifier
     from amif_match.matcher import Matcher
 
     matcher = Matcher(corpus, embedder)
@@ -465,7 +469,7 @@ def _print_tables(results: dict[str, Any]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m amif_match.evaluate [--splits 5] [--card models/MODEL_CARD.md]``."""
-    from amif_match import __version__
+    from amif_match._version import __version__
 
     parser = argparse.ArgumentParser(
         prog="amif-match evaluate", description=__doc__.splitlines()[0]

@@ -4,7 +4,7 @@ The model combines two sources of knowledge:
 
 * **zero-shot** — similarity to the catalogue (objective descriptions and the activities under
   each objective, in Finnish, Swedish and English), so it works with no training data;
-* **supervised** — logistic-regression heads (:class:`~amif_match.heads.EmbeddingClassifier`)
+* **supervised** — logistic-regression heads (:class:`~.heads.EmbeddingClassifier`)
   trained on the corpus projects (their Finnish and English texts) and on the catalogue texts
   labelled by their objective.
 
@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from amif_match.classification.heads import EmbeddingClassifier, HeadsError, load_heads, save_heads
 from amif_match.corpus import OBJECTIVES
-from amif_match.heads import EmbeddingClassifier, HeadsError, load_heads, save_heads
 from amif_match.index import CatalogueIndex
 
 __all__ = ["Classification", "ProposalClassifier", "zero_shot_objective_scores"]

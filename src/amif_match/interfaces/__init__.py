@@ -1,0 +1,1 @@
+"""The interfaces over the library: the ``amif-match`` command line and the HTTP service."""
