@@ -4,7 +4,7 @@ Run from the repository root::
 
     python benchmarks/bench_partners.py [--skip-grid]
 
-1. Grid search of the recommender's weights (:data:`amif_match.partners.DEFAULT_GRID`) on
+1. Grid search of the recommender's weights (:data:`amif_match.evaluate.partners.DEFAULT_GRID`) on
    queries from 2014-2020 projects only, and the point the defaults were picked from.
 2. The evaluation table of the issue (combined vs text-only, Adamic-Adar-only, popularity;
    incumbents / newcomers / all; coverage and Gini), with partner names masked in the query
@@ -29,13 +29,10 @@ os.environ.setdefault("AMIF_MATCH_PROGRESS", "0")
 
 from amif_match.corpus import Corpus
 from amif_match.embedding import embed_documents, get_embedder
-from amif_match.partners import (
-    DEFAULT_WEIGHTS,
-    evaluate_partners,
-    fitted_recommender,
-    format_markdown,
-    tune_weights,
-)
+from amif_match.evaluate.partners import evaluate_partners, tune_weights
+from amif_match.index import cached
+from amif_match.markdown import markdown_table
+from amif_match.partners import DEFAULT_WEIGHTS, fit_recommender
 
 RESULTS = Path(__file__).parent / "results" / "partners.json"
 TUNED = ["network_weight", "popularity_weight", "profile_weight", "bonus", "repeat"]
@@ -77,9 +74,9 @@ def main() -> int:
             "top10": _records(grid.head(10)),
         }
         print(f"## Grid search on 2014-2020 queries ({len(grid)} points)\n")
-        print(format_markdown(grid[SHOW].head(10)))
+        print(markdown_table(grid[SHOW].head(10)))
         print("\nPicked (best with bonus > 0 and profile_weight > 0):\n")
-        print(format_markdown(constrained[SHOW].head(1)))
+        print(markdown_table(constrained[SHOW].head(1)))
         print()
 
     for masked in (True, False):
@@ -93,16 +90,16 @@ def main() -> int:
             "diversity": _records(result["diversity"]),
         }
         print(f"## Leave-one-partner-out, names {'masked' if masked else 'NOT masked'}\n")
-        print(format_markdown(result["metrics"]))
+        print(markdown_table(result["metrics"]))
         print()
-        print(format_markdown(result["diversity"]))
+        print(markdown_table(result["diversity"]))
         print()
         if masked:
             print("By period (2021-2027 is held out from tuning):\n")
-            print(format_markdown(result["by_period"]))
+            print(markdown_table(result["by_period"]))
             print()
 
-    rec = fitted_recommender(corpus, embedder)
+    rec = fit_recommender(corpus, cached(embedder))
     vectors = embed_documents(embedder, QUERIES)[0]
     times = []
     for _ in range(5):

@@ -167,7 +167,7 @@ def test_options_threshold_and_min_labels(matcher):
         ("Kotoutuminen", {"k": 0}, ValueError, "k must be a positive integer"),
         ("Kotoutuminen", {"threshold": 1.5}, ValueError, "threshold must be"),
         ("Kotoutuminen", {"min_labels": -1}, ValueError, "min_labels"),
-        ("x" * 1_000_001, {}, InputError, "limit is 1,000,000"),
+        ("x" * 200_001, {}, InputError, "limit is 200,000"),
     ],
 )
 def test_bad_input_gives_clear_errors(matcher, value, kwargs, error, message):

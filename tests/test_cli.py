@@ -17,7 +17,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from amif_match.interfaces.cli import app as cli
 from amif_match.interfaces.cli.app import RESULT_COLUMNS, main
 
 INTEGRATION = "Kotoutumiskoulutusta maahanmuuttajanaisille"
@@ -364,23 +363,19 @@ def test_demo(loaded: None, capsys: pytest.CaptureFixture[str]) -> None:
     assert "Sample proposal (fi)" in out and "Objective: SO2" in out
     assert out.count("[SO") >= 3  # three evidence sentences
     assert "Similar past projects" in out and "Suggested partners" in out
-    if "not available" not in out:
-        assert " 5. " in out and " 6. " not in out
+    assert " 5. " in out and " 6. " not in out  # five partners, ranked
 
 
-def test_demo_without_partners(
-    loaded: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+def test_demo_json_lists_five_partners_with_every_field(
+    loaded: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    def unavailable(*args: object) -> None:
-        raise cli._PartnersUnavailable("No module named 'amif_match.partners'")
+    from amif_match.options import RESULTS
 
-    monkeypatch.setattr(cli, "_partners_frame", unavailable)
-    assert main(["demo"]) == 0
-    out = capsys.readouterr().out
-    assert "Objective: SO2" in out and "showing the classification only" in out
     assert main(["demo", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["classification"]["objective"] == "SO2" and data["partners"] is None
+    assert data["classification"]["objective"] == "SO2"
+    assert [p["rank"] for p in data["partners"]] == [1, 2, 3, 4, 5]
+    assert all(list(p) == [f.name for f in RESULTS["Partner"]] for p in data["partners"])
 
 
 def test_evaluate_delegates(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -58,15 +58,15 @@ def _csv_rows(path: Path, sep: str = ",") -> list[list[str]]:
 @pytest.fixture()
 def no_model(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Fail the test if the CLI gets as far as loading the model; records the attempt."""
-    from amif_match.interfaces.cli import app as cli
+    from amif_match.matcher import Matcher
 
     calls: list[str] = []
 
-    def refuse() -> None:
+    def refuse(cls: type) -> None:
         calls.append("model")
         raise AssertionError("the model must not be loaded before the output is checked")
 
-    monkeypatch.setattr(cli, "_matcher", refuse)
+    monkeypatch.setattr(Matcher, "default", classmethod(refuse))
     return calls
 
 

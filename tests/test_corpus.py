@@ -73,8 +73,31 @@ def test_organisation_registry(corpus):
     assert corpus.resolve_organisation("No Such Organisation") is None
 
 
+def _with_objective_names(corpus, code, **names):
+    """``corpus`` with some of objective ``code``'s localised names replaced (e.g. emptied)."""
+    objectives = corpus.objectives.copy()
+    for column, value in names.items():
+        objectives.loc[objectives["code"] == code, column] = value
+    return Corpus(
+        objectives=objectives,
+        activities=corpus.activities,
+        target_groups=corpus.target_groups,
+        organisations=corpus.organisations,
+        projects=corpus.projects,
+        out_of_scope=corpus.out_of_scope,
+    )
+
+
 def test_text_lookup_falls_back_to_english(corpus):
-    assert corpus.text("objectives", "SO3", "name", "fi")
+    row = corpus.objectives.set_index("code").loc["SO3"]
+    assert corpus.text("objectives", "SO3", "name", "sv") == row["name_sv"]
+    # No Swedish name: English, then Finnish, then the code itself.
+    no_sv = _with_objective_names(corpus, "SO3", name_sv="")
+    assert no_sv.text("objectives", "SO3", "name", "sv") == row["name_en"] != row["name_sv"]
+    no_sv_en = _with_objective_names(corpus, "SO3", name_sv="", name_en="")
+    assert no_sv_en.text("objectives", "SO3", "name", "sv") == row["name_fi"]
+    none = _with_objective_names(corpus, "SO3", name_sv="", name_en="", name_fi="")
+    assert none.text("objectives", "SO3", "name", "sv") == "SO3"
     with pytest.raises(KeyError):
         corpus.text("objectives", "SO9", "name")
 

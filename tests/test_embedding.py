@@ -17,6 +17,7 @@ from amif_match.embedding import (
     model_cache,
 )
 from amif_match.errors import InputError, MissingDependencyError, ModelCacheError
+from amif_match.text import MAX_CHARS
 
 # (Finnish, English, Swedish) renderings of the same migration topic.
 PARAPHRASES = [
@@ -106,7 +107,7 @@ def test_get_embedder_shares_one_instance():
         ([b"bytes"], TypeError, "decode"),
         ("single string", TypeError, "list of texts"),
         (None, TypeError, "NoneType"),
-        (["x" * 1_000_001], InputError, "limit is 1,000,000"),
+        (["x" * (MAX_CHARS + 1)], InputError, f"limit is {MAX_CHARS:,}"),
     ],
 )
 def test_bad_input_is_rejected_before_the_model(embedder, texts, error, message):

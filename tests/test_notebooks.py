@@ -6,7 +6,6 @@ non-interactive Agg matplotlib backend, in the notebooks folder.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -37,7 +36,11 @@ def test_notebook_executes(name: str) -> None:
     assert not any(cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code"), (
         f"{name} is committed with outputs; clear them before saving"
     )
-    probe = nbformat.v4.new_code_cell("import sys; print(sys.prefix)")
+    # The probe reports what the kernel really got: this interpreter, and the Agg backend from
+    # the environment set above (a kernel with a display backend would hang or pop up windows).
+    probe = nbformat.v4.new_code_cell(
+        "import sys, matplotlib; print(sys.prefix); print(matplotlib.get_backend())"
+    )
     notebook.cells.insert(0, probe)
     client = nbclient.NotebookClient(
         notebook,
@@ -47,7 +50,9 @@ def test_notebook_executes(name: str) -> None:
     )
     client.execute()  # raises CellExecutionError, naming the cell, on any error
 
-    assert notebook.cells[0].outputs[0]["text"].strip() == sys.prefix, "kernel is not this venv"
+    prefix, backend = notebook.cells[0].outputs[0]["text"].split()
+    assert prefix == sys.prefix, "kernel is not this venv"
+    assert backend.lower() == "agg", f"kernel uses the {backend} backend, not Agg"
     for index, cell in enumerate(notebook.cells[1:], 1):
         if cell.cell_type != "code":
             continue
@@ -60,4 +65,3 @@ def test_notebook_executes(name: str) -> None:
         o for c in notebook.cells for o in c.get("outputs", []) if "text/html" in o.get("data", {})
     ]
     assert html, "results should render as HTML tables"
-    assert os.environ["MPLBACKEND"] == "Agg"

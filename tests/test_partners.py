@@ -5,19 +5,19 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pandas as pd
 import pytest
+from sklearn.exceptions import NotFittedError
 
 from amif_match.corpus import ORG_TYPES, Corpus
 from amif_match.embedding import embed_documents
 from amif_match.errors import InputError
+from amif_match.evaluate.partners import evaluate_partners, gini, mask_organisation_names
+from amif_match.index import cached
+from amif_match.matcher import Matcher
 from amif_match.partners import (
     COLUMNS,
     PartnerRecommender,
-    evaluate_partners,
-    fitted_recommender,
-    gini,
-    mask_organisation_names,
+    fit_recommender,
     organisation_texts,
     suggest_partners_for_text,
     to_records,
@@ -43,7 +43,7 @@ def corpus() -> Corpus:
 
 @pytest.fixture(scope="module")
 def rec(corpus, embedder) -> PartnerRecommender:
-    return fitted_recommender(corpus, embedder)
+    return fit_recommender(corpus, cached(embedder))
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +116,7 @@ def test_explanations_reference_real_corpus_projects(rec, embed, corpus):
 def test_applicant_is_never_suggested(rec, embed, applicant):
     query = embed(RETURN)
     assert "migri" in rec.suggest(query, k=10)["id"].tolist()  # relevant without applicant
-    frame = rec.suggest(query, k=len(rec.org_ids_), applicant=applicant)
+    frame = rec.suggest(query, k=len(rec.registry_.org_ids), applicant=applicant)
     assert "migri" not in frame["id"].tolist()
     assert frame.attrs["applicant"] == "migri"
     # Migri's history makes the network signal non-zero for organisations close to it.
@@ -128,7 +128,9 @@ def test_applicant_is_never_suggested(rec, embed, applicant):
 def test_consortium_members_are_never_suggested(rec, embed):
     query = embed(RETURN)
     top = rec.suggest(query, k=3)["id"].tolist()
-    frame = rec.suggest(query, k=len(rec.org_ids_), consortium=[*top[:2], "Unknown Partner ry"])
+    frame = rec.suggest(
+        query, k=len(rec.registry_.org_ids), consortium=[*top[:2], "Unknown Partner ry"]
+    )
     assert not set(top[:2]) & set(frame["id"])
     assert frame.attrs["consortium"] == top[:2]
     assert frame.attrs["unresolved"] == ["Unknown Partner ry"]
@@ -224,7 +226,7 @@ def test_complement_mode_prefers_missing_types(rec, embed):
 def test_newcomer_organisations_only_by_profile(rec, embed):
     query = embed(DONE_WHEN)
     # Espoon Asunnot Oy (municipal housing company) has no project in the bundled corpus.
-    assert rec.n_projects_[rec.org_index_["espoon-asunnot"]] == 0
+    assert rec.registry_.n_projects[rec.registry_.org_index["espoon-asunnot"]] == 0
     frame = rec.suggest(query, k=5, org_types="company", region="Uusimaa")
     row = frame[frame["id"] == "espoon-asunnot"].iloc[0]
     assert row["n_projects"] == 0 and row["evidence"] == []
@@ -262,9 +264,11 @@ def test_user_added_project_changes_suggestions(tmp_path, corpus, embedder):
     assert after.loc[0, "evidence"][0]["project_id"] == "USER-001"
     assert after.loc[0, "evidence"][0]["role"] == "lead"
     assert after["id"].tolist() != before["id"].tolist()
-    # The fitted recommender is cached per corpus fingerprint: both stay available.
-    assert fitted_recommender(extended, embedder) is fitted_recommender(extended, embedder)
-    assert fitted_recommender(extended, embedder) is not fitted_recommender(corpus, embedder)
+    # A Matcher fits its recommender once, on its own corpus.
+    matcher = Matcher(extended, embedder)
+    assert matcher.partners_ is matcher.partners_
+    assert "saariston-kotoutus" in matcher.partners_.registry_.org_index
+    assert matcher.suggest_partners(query, k=5)["id"].tolist() == after["id"].tolist()
     # Turku worked with the new organisation: as applicant, the link shows up.
     turku = suggest_partners_for_text(
         query, k=5, corpus=extended, embedder=embedder, applicant="turku-city"
@@ -286,7 +290,9 @@ def test_to_records_is_json_safe(rec, embed):
     assert type(first["score"]) is float and type(first["rank"]) is int
     assert type(first["n_projects"]) is int
     assert all(type(e["similarity"]) is float for e in first["evidence"])
-    assert isinstance(first["shared_partners"], list)
+    assert first["shared_partners"] == list(frame.loc[0, "shared_partners"])
+    assert all(type(o) is str for r in records for o in r["shared_partners"] + r["worked_with"])
+    assert any(r["shared_partners"] for r in records)  # Migri's network shows up
     with pytest.raises(TypeError):
         to_records([{"a": 1}])
 
@@ -316,12 +322,14 @@ def test_bad_options_give_clear_errors(rec, embed, embedder):
         rec.suggest(query[:10])
     with pytest.raises(ValueError, match="NaN"):
         rec.suggest(np.full_like(query, np.nan))
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError):
         PartnerRecommender().suggest(query)
-    with pytest.raises(ValueError, match="unknown parameter"):
+    with pytest.raises(ValueError, match="Invalid parameter"):
         PartnerRecommender().set_params(weight=1)
     with pytest.raises(ValueError, match="network_weight must be a finite number"):
-        PartnerRecommender(network_weight=-1).fit(Corpus.default(), rec.project_vectors_)
+        PartnerRecommender.from_params(network_weight=-1).fit(
+            Corpus.default(), rec.project_vectors_
+        )
     with pytest.raises(ValueError, match="one row per item"):
         PartnerRecommender().fit(Corpus.default(), rec.project_vectors_[:5])
     # Text problems surface as the library's usual input errors; options fail before embedding.
@@ -334,12 +342,12 @@ def test_bad_options_give_clear_errors(rec, embed, embedder):
 
 
 def test_sklearn_style_parameters():
-    model = PartnerRecommender(network_weight=0.2)
+    model = PartnerRecommender.from_params(network_weight=0.2)
     params = model.get_params()
-    assert params["network_weight"] == 0.2 and "profile_weight" in params
-    assert model.set_params(bonus=0.3) is model and model.bonus == 0.3
-    assert not hasattr(model, "membership_")  # __init__ learns nothing
-    assert "network_weight=0.2" in repr(model)
+    assert params["weights"]["network"] == 0.2 and "profile" in params["weights"]
+    assert model.set_params(max_evidence=2) is model and model.max_evidence == 2
+    assert not hasattr(model, "registry_")  # __init__ learns nothing
+    assert "'network': 0.2" in repr(model)
 
 
 def test_organisation_profiles_do_not_name_projects(corpus):
@@ -405,4 +413,7 @@ def test_leave_one_partner_out_evaluation(corpus, embedder):
     diversity = result["diversity"].set_index("method")
     assert 0 < diversity.loc["combined", "coverage@10"] <= 1
     assert diversity.loc["popularity", "gini@10"] > diversity.loc["combined", "gini@10"]
-    assert isinstance(result["by_period"], pd.DataFrame)
+    by_period = result["by_period"]
+    combined_all = by_period[(by_period["segment"] == "all") & (by_period["method"] == "combined")]
+    assert set(combined_all["period"]) == {"2014-2020", "2021-2027"}
+    assert combined_all["n_queries"].sum() == expected

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from amif_match.errors import InputError
-from amif_match.text import detect_language, normalise, split_sentences, strip_html
+from amif_match.text import MAX_CHARS, detect_language, normalise, split_sentences, strip_html
 
 
 @pytest.mark.parametrize(
@@ -80,7 +80,7 @@ def test_sentence_split_handles_abbreviations_bullets_and_long_sentences():
         (42, TypeError, "got int"),
         (b"bytes", TypeError, "decode"),
         ("<p> </p>", InputError, "no words after removing HTML"),
-        ("x" * 1_000_001, InputError, "limit is 1,000,000"),
+        ("x" * (MAX_CHARS + 1), InputError, f"limit is {MAX_CHARS:,}"),
     ],
 )
 def test_bad_input(value, error, message):

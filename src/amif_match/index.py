@@ -16,7 +16,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from amif_match.corpus import Corpus
+from amif_match.corpus import LANGS, Corpus
 from amif_match.embedding import (
     CachedEmbedder,
     Embedder,
@@ -26,8 +26,6 @@ from amif_match.embedding import (
 )
 
 __all__ = ["CatalogueIndex", "ProjectIndex", "cached", "unit"]
-
-LANGS = ("fi", "sv", "en")
 
 
 def unit(matrix: np.ndarray) -> np.ndarray:
@@ -194,10 +192,6 @@ class ProjectIndex:
         vectors, _ = embed_documents(embedder, fi + en)
         n = len(fi)
         return cls(projects=corpus.projects, vectors=unit(vectors[:n] + vectors[n:]))
-
-    @property
-    def ids(self) -> list[str]:
-        return list(self.projects["id"])
 
     def similar(self, query: np.ndarray, k: int = 5) -> pd.DataFrame:
         """The ``k`` projects closest to one query vector: id, name, score (cosine)."""

@@ -1,11 +1,22 @@
-"""The corpus: objectives, activity catalogue, target groups, organisations, projects, negatives."""
+"""The corpus: objectives, activity catalogue, target groups, organisations, projects, negatives.
 
-from amif_match.corpus.loader import (
-    OBJECTIVES,
-    ORG_TYPES,
-    Corpus,
-    load_organisations,
-    load_projects,
-)
+- :mod:`.schemas`: the declarative description of every file (:data:`SCHEMAS`) and the
+  vocabularies (:data:`OBJECTIVES`, :data:`LAYERS`, :data:`ORG_TYPES`, ...);
+- :mod:`.validation`: parsing and checking files against the schemas;
+- :mod:`.loader`: :class:`Corpus`, which assembles validated tables.
+"""
 
-__all__ = ["OBJECTIVES", "ORG_TYPES", "Corpus", "load_organisations", "load_projects"]
+from amif_match.corpus.loader import Corpus
+from amif_match.corpus.schemas import LANGS, LAYERS, OBJECTIVES, ORG_TYPES, SCHEMAS
+from amif_match.corpus.validation import load_organisations, load_projects
+
+__all__ = [
+    "LANGS",
+    "LAYERS",
+    "OBJECTIVES",
+    "ORG_TYPES",
+    "SCHEMAS",
+    "Corpus",
+    "load_organisations",
+    "load_projects",
+]

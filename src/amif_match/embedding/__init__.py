@@ -1,25 +1,32 @@
-"""Embedding: backends behind the :class:`Embedder` protocol, the vector cache, model conversion."""
+"""Embedding: backends behind the :class:`Embedder` protocol, the vector cache, model conversion.
+
+- :mod:`.base`: the :class:`Embedder` protocol, :func:`cache_key`, :func:`text_hash`;
+- :mod:`.backends`: the models (:func:`get_embedder` picks one by name);
+- :mod:`.cache` and :mod:`.cached`: the on-disk vector store and :class:`CachedEmbedder`;
+- :mod:`.documents`: documents -> vectors through their sentences (:func:`embed_documents`);
+- :mod:`.model_cache`: the one-off, atomic conversion of the default model.
+"""
 
 from amif_match.embedding.backends import (
     DEFAULT_EMBEDDER,
-    CachedEmbedder,
-    Embedder,
+    Me5SmallEmbedder,
     SentenceTransformerEmbedder,
     TfidfEmbedder,
-    cache_key,
-    embed_documents,
     folder_fingerprint,
     get_embedder,
-    passages,
-    text_hash,
 )
+from amif_match.embedding.base import Embedder, cache_key, text_hash
 from amif_match.embedding.cache import EmbeddingCache
+from amif_match.embedding.cached import CachedEmbedder
+from amif_match.embedding.documents import MAX_PASSAGES, embed_documents, passages
 
 __all__ = [
     "DEFAULT_EMBEDDER",
+    "MAX_PASSAGES",
     "CachedEmbedder",
     "Embedder",
     "EmbeddingCache",
+    "Me5SmallEmbedder",
     "SentenceTransformerEmbedder",
     "TfidfEmbedder",
     "cache_key",

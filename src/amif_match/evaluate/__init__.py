@@ -1,12 +1,17 @@
-"""The evaluation harness: cross-validated classification, scope and partner tables, model card."""
+"""The evaluation harness: cross-validated classification, scope and partner tables, model card.
 
-from amif_match.evaluate.classification import (
-    evaluate_classification,
-    evaluate_partners,
-    evaluate_scope,
-    main,
-    write_model_card,
-)
+- :mod:`.classification`: objectives, target groups, activities (:func:`evaluate_classification`);
+- :mod:`.scope`: the scope check and fund guess (:func:`evaluate_scope`);
+- :mod:`.partners`: leave-one-partner-out partner suggestions (:func:`evaluate_partners`);
+- :mod:`.metrics`: the metric functions; :mod:`.card`: the generated model-card section;
+- :mod:`.cli`: ``python -m amif_match.evaluate`` (:func:`main`).
+"""
+
+from amif_match.evaluate.card import write_model_card
+from amif_match.evaluate.classification import evaluate_classification
+from amif_match.evaluate.cli import main
+from amif_match.evaluate.partners import evaluate_partners
+from amif_match.evaluate.scope import evaluate_scope
 
 __all__ = [
     "evaluate_classification",

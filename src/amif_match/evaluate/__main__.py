@@ -1,5 +1,5 @@
 import sys
 
-from amif_match.evaluate.classification import main
+from amif_match.evaluate.cli import main
 
 sys.exit(main())

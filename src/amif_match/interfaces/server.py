@@ -150,29 +150,19 @@ def server_config(
     )
 
 
-def serve(
-    host: str = "127.0.0.1",
-    port: int = 8000,
-    *,
-    log_level: str = "info",
-    limit_concurrency: int = LIMIT_CONCURRENCY,
-    keep_alive_timeout: float = KEEP_ALIVE_TIMEOUT,
-    header_timeout: float = HEADER_TIMEOUT,
-    app: Any = None,
-    **app_options: Any,
-) -> None:
+def serve(host: str = "127.0.0.1", port: int = 8000, **options: Any) -> None:
     """Serve the application with uvicorn until interrupted.
 
     Args:
         host: Address to bind (the service has no authentication; keep it on loopback unless
             a proxy in front of it adds some).
         port: Port to bind.
-        log_level: uvicorn's log level.
-        limit_concurrency: Open connections plus running requests before uvicorn answers 503.
-        keep_alive_timeout: Seconds an idle keep-alive connection stays open.
-        header_timeout: Seconds a client has to send a complete request line and headers.
-        app: The ASGI application (default: :func:`~.service.create_app` called with
-            ``app_options``, e.g. ``request_timeout=60`` or ``docs=True``).
+        **options: Those of :func:`server_config`: ``log_level``, ``limit_concurrency``
+            (open connections plus running requests before uvicorn answers 503),
+            ``keep_alive_timeout`` (seconds an idle keep-alive connection stays open),
+            ``header_timeout`` (seconds to send the request line and headers), ``app`` (default:
+            :func:`~.service.create_app` called with the remaining options, e.g.
+            ``request_timeout=60`` or ``docs=True``).
 
     Raises:
         SystemExit: uvicorn could not start (e.g. the port is taken), with status 3 as
@@ -180,17 +170,7 @@ def serve(
     """
     import uvicorn
 
-    config = server_config(
-        app,
-        host=host,
-        port=port,
-        log_level=log_level,
-        limit_concurrency=limit_concurrency,
-        keep_alive_timeout=keep_alive_timeout,
-        header_timeout=header_timeout,
-        **app_options,
-    )
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(server_config(host=host, port=port, **options))
     server.run()
     if not server.started:
         raise SystemExit(3)

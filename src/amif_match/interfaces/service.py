@@ -48,30 +48,48 @@ connections, idle keep-alive and slow headers) or any ASGI server:
 ``uvicorn amif_match.interfaces.service:app``.
 """
 
-import asyncio
-import json
 import logging
 import math
 import os
 import time
-from collections.abc import Callable, Coroutine
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
 
 import anyio
 import anyio.to_thread
-from fastapi import FastAPI, HTTPException, Query, Request, Response
-from fastapi.encoders import jsonable_encoder
+from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
-from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from amif_match._version import __version__
-from amif_match.interfaces.budget import Budget, Cancelled, DeadlineExceeded, watch
+from amif_match.corpus import LAYERS
+from amif_match.interfaces.http import (
+    BODY_TIMEOUT,
+    MAX_BODY_BYTES,
+    BodyLimits,
+    JSONRoute,
+    on_http_error,
+    on_unexpected,
+    on_validation_error,
+)
+from amif_match.interfaces.models import (
+    MAX_BATCH,
+    ActivitiesRequest,
+    ActivitiesResult,
+    BatchResult,
+    CatalogueResult,
+    ClassificationResult,
+    ClassifyBatchRequest,
+    ClassifyRequest,
+    ErrorResponse,
+    Health,
+    PartnersRequest,
+    PartnersResult,
+)
+from amif_match.interfaces.workers import ModelWorkers
+from amif_match.options import MAX_CHARS, MAX_K
+from amif_match.serialise import to_jsonable
 
 __all__ = [
     "BODY_TIMEOUT",
@@ -87,14 +105,8 @@ __all__ = [
     "create_app",
 ]
 
-#: Longest accepted text, in characters (a 30-page application is about 100 000).
-MAX_TEXT_CHARS = 200_000
-#: Most texts in one ``/classify/batch`` request.
-MAX_BATCH = 64
-#: Largest accepted request body, in bytes.
-MAX_BODY_BYTES = 4 * 1024 * 1024
-#: Largest ``k`` (list length) a request may ask for.
-MAX_K = 50
+#: Longest accepted text, in characters: the library's one limit.
+MAX_TEXT_CHARS = MAX_CHARS
 #: Model calls running at once, each in a worker thread of its own; more requests wait.
 MAX_CONCURRENT = 4
 #: Requests waiting for a model worker before further ones get 503 at once.
@@ -104,227 +116,8 @@ MAX_QUEUE = 64
 LARGE_REQUEST_CHARS = 20_000
 #: Seconds a request may take from its body being read to its answer (waiting included).
 REQUEST_TIMEOUT = 60.0
-#: Seconds a client has to send the whole request body once the headers are in.
-BODY_TIMEOUT = 30.0
 
 log = logging.getLogger("uvicorn.error")
-
-WARM_UP_TEXT = "Kotoutumiskoulutusta maahanmuuttajanaisille."
-
-# --------------------------------------------------------------------------- request models
-
-Text = Annotated[
-    str,
-    Field(
-        min_length=1,
-        max_length=MAX_TEXT_CHARS,
-        description="The proposal: plain text or HTML, in Finnish, Swedish or English.",
-        examples=["Kotoutumiskoulutusta maahanmuuttajanaisille"],
-    ),
-]
-K = Annotated[
-    int, Field(ge=1, le=MAX_K, description="Length of each returned list (a JSON integer).")
-]
-Language = Annotated[
-    Literal["fi", "sv", "en"] | None,
-    Field(description="Language of the text; detected when omitted."),
-]
-Name = Annotated[str, Field(min_length=1, max_length=300)]
-Names = Annotated[list[Name], Field(max_length=100)]
-
-
-class _Request(BaseModel):
-    # Strict: ``"k": true``, ``"k": "5"`` or ``"complement": "yes"`` are mistakes in the client,
-    # not values to coerce; an integer is still accepted where a number is expected.
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-
-class ClassifyOptions(_Request):
-    k: K = 10
-    threshold: Annotated[
-        float | None,
-        Field(ge=0.0, le=1.0, description="Selection threshold; default: the tuned ones."),
-    ] = None
-    min_labels: Annotated[
-        int, Field(ge=0, le=10, description="At least this many objectives/target groups.")
-    ] = 1
-    language: Language = None
-
-
-class ClassifyRequest(ClassifyOptions):
-    text: Text
-
-
-class ClassifyBatchRequest(ClassifyOptions):
-    texts: Annotated[
-        list[Text],
-        Field(
-            min_length=1,
-            max_length=MAX_BATCH,
-            description=f"1 to {MAX_BATCH} proposals; results come back in the same order.",
-        ),
-    ]
-
-
-class PartnersRequest(_Request):
-    text: Text
-    k: K = 10
-    applicant: Annotated[
-        Name | None, Field(description="Applicant (id, name or alias); never suggested.")
-    ] = None
-    consortium: Annotated[
-        Names | None, Field(description="Partners already in the consortium.")
-    ] = None
-    org_types: Annotated[Names | None, Field(description="Keep only these types.")] = None
-    region: Annotated[
-        Names | None, Field(description="Keep only these regions ('nationwide' for national).")
-    ] = None
-    exclude: Annotated[Names | None, Field(description="Never suggest these.")] = None
-    complement: Annotated[
-        bool, Field(description="Favour organisation types the consortium lacks.")
-    ] = False
-
-
-class ActivitiesRequest(_Request):
-    text: Text
-    k: K = 10
-    layer: Literal["activity_type", "intervention_field", "national_action"] | None = None
-    language: Language = None
-
-
-# --------------------------------------------------------------------------- response models
-
-
-class _Response(BaseModel):
-    # Fields the library adds later pass through unchanged.
-    model_config = ConfigDict(extra="allow")
-
-
-class ObjectiveScore(_Response):
-    code: str
-    name: str
-    probability: float
-    selected: bool
-
-
-class ActivityScore(_Response):
-    code: str
-    layer: str
-    objective: str
-    name: str
-    score: float
-
-
-class TargetGroupScore(_Response):
-    code: str
-    name: str
-    probability: float
-    selected: bool
-
-
-class Evidence(_Response):
-    text: str
-    supports: str
-    score: float
-
-
-class SimilarProject(_Response):
-    id: str
-    name: str
-    score: float
-
-
-class FundGuess(_Response):
-    fund: str
-    probability: float
-
-
-class ModelInfo(_Response):
-    embedder: str
-    version: str
-
-
-class ClassificationResult(_Response):
-    objective: str = Field(description="The best specific objective, SO1..SO4.")
-    objectives: list[ObjectiveScore]
-    activities: list[ActivityScore]
-    target_groups: list[TargetGroupScore]
-    evidence: list[Evidence]
-    similar_projects: list[SimilarProject]
-    in_scope: bool
-    scope_score: float
-    scope_reason: str | None = Field(
-        default=None,
-        description="Why the text was not assessed (not a project description); null otherwise.",
-    )
-    resembles: FundGuess | None = None
-    language: str
-    model: ModelInfo
-
-
-class BatchResult(_Response):
-    results: list[ClassificationResult]
-
-
-class RankedActivity(ActivityScore):
-    rank: int
-
-
-class ActivitiesResult(_Response):
-    activities: list[RankedActivity]
-
-
-class PartnerEvidence(_Response):
-    project_id: str
-    project_name: str
-    role: str
-    similarity: float
-
-
-class Partner(_Response):
-    rank: int
-    id: str
-    name: str
-    type: str | None = None
-    city: str | None = None
-    region: str | None = None
-    score: float
-    n_projects: int | None = None
-    evidence: list[PartnerEvidence] = []
-    shared_partners: list[str] = []
-    worked_with: list[str] = []
-    explanation: str
-
-
-class PartnersResult(_Response):
-    partners: list[Partner]
-
-
-class CatalogueResult(_Response):
-    objectives: list[dict[str, Any]]
-    activities: list[dict[str, Any]]
-    target_groups: list[dict[str, Any]]
-
-
-class Health(_Response):
-    status: Literal["ok"]
-    version: str
-    embedder: str
-    corpus: dict[str, int]
-    partners: bool = Field(description="Whether /partners is available.")
-    limits: dict[str, int]
-    timeouts: dict[str, float | None] = Field(
-        description="Time budget per model request and for receiving a body, in seconds."
-    )
-    load_seconds: float
-    uptime_seconds: float
-
-
-class ErrorResponse(BaseModel):
-    detail: str = Field(description="What was wrong, in one sentence.")
-    errors: list[dict[str, Any]] | None = Field(
-        default=None, description="For 422: each validation problem (loc, msg, type)."
-    )
 
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -336,394 +129,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-# --------------------------------------------------------------------------- body limits
-
-
-class BodyLimits:
-    """ASGI middleware answering 413 for request bodies over ``max_bytes`` and 408 for bodies
-    that do not arrive within ``timeout`` seconds.
-
-    A declared ``Content-Length`` over the limit is refused before the body is read; a streamed
-    (chunked) body is counted as it arrives. The time limit covers the whole body, not the gap
-    between chunks, so a client dripping a byte now and then is cut off too. Once the body is
-    complete, ``receive`` passes through untouched (the model endpoints use it to notice a
-    client that has gone).
-    """
-
-    def __init__(
-        self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES, timeout: float = BODY_TIMEOUT
-    ) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-        self.timeout = timeout
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = None
-        for name, value in scope.get("headers", []):
-            if name == b"content-length":
-                try:
-                    declared = int(value)
-                except ValueError:
-                    declared = None
-        if declared is not None and declared > self.max_bytes:
-            response = _error(413, _too_large(declared, self.max_bytes))
-            response.headers["connection"] = "close"
-            await response(scope, receive, send)
-            return
-        received = 0
-        complete = False
-        deadline = anyio.current_time() + self.timeout
-
-        async def limited() -> Message:
-            nonlocal received, complete
-            if complete:
-                return await receive()
-            with anyio.move_on_after(deadline - anyio.current_time()):
-                message = await receive()
-                if message["type"] != "http.request":  # http.disconnect
-                    complete = True
-                    return message
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise HTTPException(413, _too_large(received, self.max_bytes, more=True))
-                complete = not message.get("more_body", False)
-                return message
-            raise HTTPException(
-                408,
-                f"the request body did not arrive within {self.timeout:g} s of the headers "
-                f"({received:,} bytes received); send it in one go",
-            )
-
-        await self.app(scope, limited, send)
-
-
-def _too_large(size: int, limit: int, *, more: bool = False) -> str:
-    got = f"more than {limit:,}" if more else f"{size:,}"
-    return (
-        f"request body is {got} bytes; the limit is {limit:,} bytes "
-        f"(at most {MAX_TEXT_CHARS:,} characters per text and {MAX_BATCH} texts per batch)"
-    )
-
-
-# --------------------------------------------------------------------------- errors
-
-
-def _error(status: int, detail: str, errors: list[dict[str, Any]] | None = None) -> JSONResponse:
-    body: dict[str, Any] = {"detail": detail}
-    if errors is not None:
-        body["errors"] = errors
-    return JSONResponse(body, status_code=status)
-
-
-def _loc(loc: tuple[Any, ...] | list[Any]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path")]
-    out = ""
-    for part in parts:
-        out += f"[{part}]" if part.isdigit() else (f".{part}" if out else part)
-    return out or "body"
-
-
-def _describe(error: dict[str, Any]) -> str:
-    """One readable sentence for one pydantic/FastAPI validation error."""
-    kind = error.get("type", "")
-    ctx = error.get("ctx") or {}
-    where = _loc(error.get("loc", ()))
-    value = error.get("input")
-    if kind == "json_invalid":
-        return f"request body is not valid JSON ({ctx.get('error', 'decode error')})"
-    if kind == "string_too_long":
-        size = f" has {len(value):,} characters;" if isinstance(value, str) else ""
-        return f"{where}{size} the limit is {ctx.get('max_length', MAX_TEXT_CHARS):,} characters"
-    if kind == "too_long":
-        size = f" has {len(value)} items;" if isinstance(value, list) else ""
-        what = "texts per batch" if where == "texts" else "items"
-        return f"{where}{size} the limit is {ctx.get('max_length')} {what}"
-    if kind == "too_short" and where == "texts":
-        return "texts must hold at least one text"
-    if kind == "string_too_short":
-        return f"{where} must not be empty"
-    if kind == "missing":
-        return f"{where} is required"
-    if kind == "extra_forbidden":
-        return f"unknown field {where!r}"
-    if kind in ("model_attributes_type", "dict_type") and where == "body":
-        return "request body must be a JSON object"
-    if kind in _JSON_TYPES:
-        return f"{where} must be {_JSON_TYPES[kind]}, not {_json_kind(value)}"
-    return f"{where}: {error.get('msg', 'invalid value')}"
-
-
-# Strict scalar types: what the field wants, in the words of JSON.
-_JSON_TYPES = {
-    "int_type": "a JSON integer such as 5",
-    "float_type": "a JSON number such as 0.5",
-    "bool_type": "true or false",
-}
-
-
-def _json_kind(value: Any) -> str:
-    """What a JSON value is, without echoing it (it may be a long text)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a number with a fraction" if not value.is_integer() else f"the number {value}"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object" if isinstance(value, dict) else type(value).__name__
-
-
-async def _on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-    errors = list(exc.errors())
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if not (content_type == "application/json" or content_type.endswith("+json")) and any(
-        e.get("type") in ("model_attributes_type", "dict_type")
-        and isinstance(e.get("input"), bytes)
-        for e in errors
-    ):
-        return _error(422, "send the request body as JSON (Content-Type: application/json)")
-    messages = [_describe(e) for e in errors]
-    detail = messages[0] + (
-        f" (and {len(messages) - 1} more problems)" if len(messages) > 1 else ""
-    )
-    shown = [
-        {"loc": list(e.get("loc", ())), "msg": m, "type": e.get("type")}
-        for e, m in zip(errors, messages, strict=True)
-    ]
-    return _error(422, detail, jsonable_encoder(shown))
-
-
-async def _on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-    response = _error(exc.status_code, str(exc.detail))
-    if exc.headers:
-        response.headers.update(exc.headers)
-    if exc.status_code in (408, 413):
-        # The rest of the body may still be on its way; the connection cannot be reused.
-        response.headers["connection"] = "close"
-    return response
-
-
-class _JSONRequest(Request):
-    """A request whose JSON body fails with a sentence (422), not a bare 400.
-
-    FastAPI turns every error of ``json.loads`` other than a syntax error into
-    ``400 There was an error parsing the body``; these are the client's mistakes too.
-    """
-
-    async def json(self) -> Any:
-        if not hasattr(self, "_json"):
-            body = await self.body()
-            try:
-                self._json = json.loads(body)
-            except UnicodeDecodeError as exc:
-                byte = exc.object[exc.start : exc.start + 1].hex()
-                raise HTTPException(
-                    422,
-                    f"request body is not valid UTF-8 (byte 0x{byte} at offset {exc.start}: "
-                    f"{exc.reason}); send JSON encoded as UTF-8",
-                ) from None
-            except RecursionError:
-                raise HTTPException(
-                    422, "request body nests JSON arrays or objects too deeply to be read"
-                ) from None
-        return self._json
-
-
-class _JSONRoute(APIRoute):
-    """Routes that read their body through :class:`_JSONRequest`."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def route_handler(request: Request) -> Response:
-            return await handler(_JSONRequest(request.scope, request.receive))
-
-        return route_handler
-
-
-async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("amif_match: unexpected error in %s %s", request.method, request.url.path)
-    return _error(500, f"internal error ({type(exc).__name__}); see the server log")
-
-
 # --------------------------------------------------------------------------- the app
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set):
-        return [_json_safe(v) for v in value]
-    if hasattr(value, "tolist") and not isinstance(value, str):  # numpy scalars and arrays
-        return _json_safe(value.tolist())
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    return None if _is_missing(value) else str(value)
-
-
-def _is_missing(value: Any) -> bool:
-    try:
-        import pandas as pd
-
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
-
-
-class _State:
-    """What the lifespan loads once and every request shares."""
-
-    def __init__(
-        self,
-        matcher: Any,
-        max_concurrent: int,
-        max_queue: int,
-        request_timeout: float | None,
-        large_request_chars: int | None,
-    ) -> None:
-        self.matcher = matcher
-        self.workers = ThreadPoolExecutor(max_concurrent, thread_name_prefix="amif-match-model")
-        self.large_workers = ThreadPoolExecutor(1, thread_name_prefix="amif-match-large")
-        self.large_request_chars = large_request_chars
-        self.max_concurrent = max_concurrent
-        self.max_queue = max_queue
-        self.request_timeout = request_timeout
-        self.pending = 0  # requests in call(); touched only on the event loop
-        self.partners_error: str | None = None
-        self.catalogue: dict[str, list[dict[str, Any]]] = {}
-        self.activities_by_layer: dict[str, list[dict[str, Any]]] = {}
-        self.corpus_counts: dict[str, int] = {}
-        self.embedder = ""
-        self.load_seconds = 0.0
-        self.started = time.monotonic()
-
-    def load(self) -> None:
-        start = time.perf_counter()
-        m = self.matcher
-        m.fit()
-        m.classify(WARM_UP_TEXT, k=1)  # loads the model, sets the tokenizer up once
-        try:
-            m.suggest_partners(WARM_UP_TEXT, 1)
-        except ImportError as exc:
-            self.partners_error = f"partner suggestions are not available ({exc})"
-        except Exception:  # classification must still be served; /partners will report it
-            log.exception("amif_match: warming up partner suggestions failed")
-        self.catalogue = {
-            "objectives": _json_safe(m.get_objectives().to_dict("records")),
-            "activities": _json_safe(m.get_activities().to_dict("records")),
-            "target_groups": _json_safe(m.get_target_groups().to_dict("records")),
-        }
-        corpus = m.corpus_
-        self.corpus_counts = {
-            name: len(getattr(corpus, name))
-            for name in ("objectives", "activities", "target_groups", "organisations", "projects")
-        }
-        self.embedder = m.embedder_.name
-        # Requests' budgets are checked before every batch the model embeds.
-        watch(m.embedder_)
-        self.load_seconds = time.perf_counter() - start
-        self.started = time.monotonic()
-
-    async def call(self, request: Request, work: Callable[[Any], Any], chars: int) -> Any:
-        """Run ``work(matcher)`` in a model worker under the request's time budget.
-
-        ``chars``, the request's text length, sends large requests to their own worker. Answers
-        503 when too many requests are waiting or the budget ran out before a worker was free,
-        504 when the work itself ran out of time, and 422 for a text the library rejects. If
-        the client disconnects, the work is stopped at its next embedding batch.
-        """
-        workers = self.max_concurrent + (self.large_request_chars is not None)
-        if self.pending >= workers + self.max_queue:
-            raise HTTPException(
-                503,
-                f"the service is busy ({self.pending} requests in progress or waiting for "
-                f"{workers} model workers); try again shortly",
-                headers={"Retry-After": "5"},
-            )
-        budget = Budget(self.request_timeout)
-        started = False
-
-        def job() -> Any:
-            nonlocal started
-            if budget.cancelled:  # timed out or abandoned while queued: nothing to do
-                return None
-            started = True
-            with budget.applied():
-                return work(self.matcher)
-
-        self.pending += 1
-        loop = asyncio.get_running_loop()
-        large = self.large_request_chars is not None and chars > self.large_request_chars
-        future = loop.run_in_executor(self.large_workers if large else self.workers, job)
-        gone = asyncio.ensure_future(_disconnected(request))
-        try:
-            done, _ = await asyncio.wait(
-                {future, gone}, timeout=budget.remaining, return_when=asyncio.FIRST_COMPLETED
-            )
-        except asyncio.CancelledError:  # the server is shutting down: nobody will read it
-            budget.cancel("the request was cancelled by the server")
-            future.cancel()
-            raise
-        finally:
-            self.pending -= 1
-            gone.cancel()
-        if future in done:
-            return _outcome(future, budget)
-        # The worker cannot be interrupted; the budget stops it at its next batch, and a job
-        # still queued is dropped. Cancelling the asyncio future also means its late result
-        # or exception is discarded rather than logged as never retrieved.
-        if gone in done:
-            budget.cancel("the client closed the connection")
-            future.cancel()
-            raise HTTPException(499, "the client closed the connection before the answer")
-        budget.cancel(f"the request ran past its time budget of {budget.seconds:g} s")
-        future.cancel()
-        if not started:
-            raise HTTPException(
-                503,
-                f"the service is busy: no model worker became free within the "
-                f"{budget.seconds:g} s time budget; try again shortly",
-                headers={"Retry-After": "10"},
-            )
-        raise HTTPException(504, _over_budget(budget))
-
-
-def _outcome(future: asyncio.Future[Any], budget: Budget) -> Any:
-    """The work's result; its errors as HTTP errors."""
-    try:
-        return future.result()
-    except DeadlineExceeded:
-        raise HTTPException(504, _over_budget(budget)) from None
-    except Cancelled as exc:  # cancelled by the client going away, a moment before the end
-        raise HTTPException(499, str(exc)) from None
-    except (ValueError, TypeError) as exc:  # InputError is a ValueError
-        raise HTTPException(422, " ".join(str(exc).split())) from exc
-
-
-def _over_budget(budget: Budget) -> str:
-    return (
-        f"the request took longer than its time budget of {budget.seconds:g} s and was "
-        "stopped; send a shorter text or fewer texts per batch"
-    )
-
-
-async def _disconnected(request: Request) -> None:
-    """Return when the client has closed the connection (the body has been read by now)."""
-    while True:
-        message = await request.receive()
-        if message["type"] == "http.disconnect":
-            return
-        await asyncio.sleep(0.1)  # a server that answers at once must not make this spin
 
 
 def _env_flag(name: str) -> bool:
@@ -787,13 +193,13 @@ def create_app(
         raise ValueError(f"request_timeout must be positive seconds, got {request_timeout!r}")
     if docs is None:
         docs = _env_flag("AMIF_MATCH_DOCS")
-    holder: dict[str, _State] = {}
+    holder: dict[str, ModelWorkers] = {}
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
         from amif_match.matcher import Matcher
 
-        state = _State(
+        state = ModelWorkers(
             matcher if matcher is not None else Matcher.default(),
             max_concurrent,
             max_queue,
@@ -842,24 +248,34 @@ def create_app(
         docs_url="/docs" if docs else None,
         redoc_url="/redoc" if docs else None,
     )
-    app.router.route_class = _JSONRoute
+    app.router.route_class = JSONRoute
     app.add_middleware(BodyLimits, max_bytes=max_body_bytes, timeout=body_timeout)
-    app.add_exception_handler(RequestValidationError, _on_validation_error)  # type: ignore[arg-type]
-    app.add_exception_handler(StarletteHTTPException, _on_http_error)  # type: ignore[arg-type]
-    app.add_exception_handler(Exception, _on_unexpected)
+    app.add_exception_handler(RequestValidationError, on_validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, on_http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, on_unexpected)
 
-    def state() -> _State:
+    def model_route(
+        path: str,
+        model: Any,
+        summary: str,
+        responses: dict[int | str, dict[str, Any]] = _ERRORS,
+        tags: list[str] | None = None,
+    ) -> Callable[[Any], Any]:
+        """``POST path``: model work, answering ``model`` or one of ``responses``."""
+        return app.post(
+            path,
+            response_model=model,
+            responses=responses,
+            tags=tags or ["classification"],
+            summary=summary,
+        )
+
+    def state() -> ModelWorkers:
         if "state" not in holder:  # only without a lifespan (e.g. a bare ASGI test client)
             raise HTTPException(503, "the model is not loaded yet")
         return holder["state"]
 
-    @app.post(
-        "/classify",
-        response_model=ClassificationResult,
-        responses=_ERRORS,
-        tags=["classification"],
-        summary="Classify one proposal",
-    )
+    @model_route("/classify", ClassificationResult, "Classify one proposal")
     async def classify(body: ClassifyRequest, request: Request) -> Any:
         """Objective probabilities, activities, target groups, evidence sentences and similar
         past projects for one proposal."""
@@ -868,13 +284,7 @@ def create_app(
             request, lambda m: m.classify(body.text, **options).to_dict(), len(body.text)
         )
 
-    @app.post(
-        "/classify/batch",
-        response_model=BatchResult,
-        responses=_ERRORS,
-        tags=["classification"],
-        summary=f"Classify up to {MAX_BATCH} proposals",
-    )
+    @model_route("/classify/batch", BatchResult, f"Classify up to {MAX_BATCH} proposals")
     async def classify_batch(body: ClassifyBatchRequest, request: Request) -> Any:
         """Classify several proposals in one embedding pass; results keep the input order."""
         options = body.model_dump(exclude={"texts"})
@@ -885,12 +295,12 @@ def create_app(
 
         return await state().call(request, work, sum(map(len, body.texts)))
 
-    @app.post(
+    @model_route(
         "/partners",
-        response_model=PartnersResult,
+        PartnersResult,
+        "Suggest partner organisations",
         responses={**_ERRORS, 503: {"model": ErrorResponse, "description": "Not available"}},
         tags=["partners"],
-        summary="Suggest partner organisations",
     )
     async def partners(body: PartnersRequest, request: Request) -> Any:
         """Organisations with the most relevant past AMIF work, best first, each with an
@@ -898,30 +308,22 @@ def create_app(
         s = state()
         if s.partners_error:
             raise HTTPException(503, s.partners_error)
-        options = body.model_dump(exclude={"text", "k"}, exclude_none=True)
-        if not options.get("complement"):
-            options.pop("complement", None)
+        options = body.model_dump(exclude={"text"})
 
         def work(m: Any) -> Any:
             from amif_match.partners import to_records
 
-            return {"partners": to_records(m.suggest_partners(body.text, body.k, **options))}
+            return {"partners": to_records(m.suggest_partners(body.text, **options))}
 
         return await s.call(request, work, len(body.text))
 
-    @app.post(
-        "/activities",
-        response_model=ActivitiesResult,
-        responses=_ERRORS,
-        tags=["classification"],
-        summary="Closest catalogue activities",
-    )
+    @model_route("/activities", ActivitiesResult, "Closest catalogue activities")
     async def activities(body: ActivitiesRequest, request: Request) -> Any:
         """The ``k`` catalogue activities closest to the proposal, best first."""
 
         def work(m: Any) -> Any:
-            frame = m.match_activities(body.text, body.k, layer=body.layer, language=body.language)
-            return {"activities": _json_safe(frame.to_dict("records"))}
+            frame = m.match_activities(body.text, **body.model_dump(exclude={"text"}))
+            return {"activities": to_jsonable(frame.to_dict("records"))}
 
         return await state().call(request, work, len(body.text))
 
@@ -934,7 +336,7 @@ def create_app(
     )
     async def catalogue(
         layer: Annotated[
-            Literal["activity_type", "intervention_field", "national_action"] | None,
+            Literal[LAYERS] | None,  # type: ignore[valid-type]
             Query(description="Only activities of this layer."),
         ] = None,
     ) -> Any:

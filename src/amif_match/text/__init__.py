@@ -1,17 +1,23 @@
-"""Text in: validation, HTML stripping, language guess, sentences (where input is checked)."""
+"""Text in: validation, HTML stripping, language guess, sentences (where input is checked).
 
+- :mod:`.normalise`: the one place input is checked (:func:`normalise`, :func:`validate_texts`);
+- :mod:`.html`, :mod:`.language`, :mod:`.sentences`: the steps it runs;
+- :mod:`.assess`: whether a valid text is a description at all.
+"""
+
+from amif_match.text.language import detect_language
 from amif_match.text.normalise import (
     LANGUAGES,
     MAX_CHARS,
     NormalisedText,
     as_text_list,
     check_text,
-    detect_language,
     normalise,
-    split_sentences,
+    normalise_all,
     strip_html,
     validate_texts,
 )
+from amif_match.text.sentences import split_sentences
 
 __all__ = [
     "LANGUAGES",
@@ -21,6 +27,7 @@ __all__ = [
     "check_text",
     "detect_language",
     "normalise",
+    "normalise_all",
     "split_sentences",
     "strip_html",
     "validate_texts",

@@ -1,8 +1,10 @@
-"""Text normalisation: input validation, HTML stripping, language guess and sentence splitting.
+"""Text normalisation: input validation, then HTML stripping, language guess, sentence splitting.
 
 This is the first step of every pipeline (text -> normalise -> embed -> compare), so every check
 on what a user passed in lives here and fails with an :class:`~amif_match.errors.InputError` or
-``TypeError`` that names the problem and, for batches, the position.
+``TypeError`` that names the problem and, for batches, the position. The steps themselves are
+in :mod:`~amif_match.text.html`, :mod:`~amif_match.text.language` and
+:mod:`~amif_match.text.sentences`.
 """
 
 from __future__ import annotations
@@ -16,14 +18,15 @@ from dataclasses import dataclass
 from amif_match.errors import InputError
 from amif_match.text.assess import description_problem
 from amif_match.text.html import html_to_text
+from amif_match.text.language import WORD, detect_language
+from amif_match.text.sentences import split_sentences
 
 __all__ = [
     "LANGUAGES",
     "MAX_CHARS",
     "NormalisedText",
-    "detect_language",
     "normalise",
-    "split_sentences",
+    "normalise_all",
     "strip_html",
     "validate_texts",
 ]
@@ -34,193 +37,11 @@ LANGUAGES = ("fi", "sv", "en")
 
 #: Longest accepted text, in characters. Far above any real application (a 30-page proposal is
 #: about 100 000 characters); the bound keeps memory predictable for services.
-MAX_CHARS = 1_000_000
+MAX_CHARS = 200_000
 
-_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 # UTF-16 surrogates: in a Python str they are always unpaired (e.g. from decoding with
 # errors="surrogateescape") and cannot be encoded for the tokenizer.
 _SURROGATE = re.compile("[\ud800-\udfff]")
-
-# Frequent function words; a language is guessed from the share of tokens found in each list.
-_STOPWORDS: dict[str, frozenset[str]] = {
-    "fi": frozenset(
-        [
-            "ja",
-            "on",
-            "ei",
-            "että",
-            "se",
-            "ovat",
-            "sekä",
-            "myös",
-            "kuin",
-            "tai",
-            "jotka",
-            "joka",
-            "jossa",
-            "joiden",
-            "mutta",
-            "ole",
-            "olla",
-            "oli",
-            "hankkeen",
-            "hankkeessa",
-            "hanke",
-            "hankkeella",
-            "tavoitteena",
-            "tavoite",
-            "kanssa",
-            "kautta",
-            "lisäksi",
-            "sekä",
-            "niiden",
-            "heidän",
-            "tämä",
-            "tämän",
-            "nämä",
-            "näiden",
-            "mm",
-            "eli",
-            "vuoden",
-            "välillä",
-            "osana",
-            "avulla",
-            "varten",
-        ]
-    ),
-    "sv": frozenset(
-        [
-            "och",
-            "att",
-            "det",
-            "som",
-            "en",
-            "ett",
-            "för",
-            "med",
-            "av",
-            "är",
-            "på",
-            "till",
-            "den",
-            "de",
-            "inte",
-            "har",
-            "om",
-            "men",
-            "eller",
-            "så",
-            "från",
-            "vid",
-            "hos",
-            "samt",
-            "också",
-            "kan",
-            "ska",
-            "skall",
-            "projektet",
-            "projekt",
-            "genom",
-            "mellan",
-            "under",
-            "deras",
-            "detta",
-            "dessa",
-            "vilka",
-            "inom",
-        ]
-    ),
-    "en": frozenset(
-        [
-            "the",
-            "and",
-            "of",
-            "to",
-            "in",
-            "for",
-            "is",
-            "are",
-            "with",
-            "on",
-            "that",
-            "this",
-            "by",
-            "as",
-            "be",
-            "from",
-            "an",
-            "it",
-            "or",
-            "at",
-            "which",
-            "their",
-            "project",
-            "will",
-            "its",
-            "into",
-            "through",
-            "between",
-            "also",
-            "has",
-            "have",
-            "these",
-            "those",
-            "was",
-            "were",
-        ]
-    ),
-}
-# Function words of other common languages: when they win, the text is none of ours.
-_OTHER = frozenset(
-    [
-        "der",
-        "die",
-        "das",
-        "und",
-        "ist",
-        "nicht",
-        "mit",
-        "für",
-        "bei",
-        "von",
-        "zu",
-        "den",
-        "dem",
-        "ein",
-        "eine",
-        "auf",
-        "wird",
-        "sind",
-        "le",
-        "la",
-        "les",
-        "et",
-        "est",
-        "des",
-        "du",
-        "une",
-        "pour",
-        "dans",
-        "avec",
-        "sur",
-        "el",
-        "los",
-        "las",
-        "y",
-        "es",
-        "del",
-        "para",
-        "con",
-        "una",
-        "por",
-        "que",
-    ]
-)
-# Word endings that are very common in Finnish and rare in Swedish/English; they decide short
-# texts without function words (titles such as "Paluuneuvonnan kehittäminen").
-_FI_SUFFIX = re.compile(
-    r"(minen|misen|mista|maan|ssa|ssä|sta|stä|lla|llä|lle|ksi|tten|iden|ien|ujen|yyden|uuden)$"
-)
 
 
 @dataclass(frozen=True)
@@ -310,114 +131,6 @@ def check_text(
     return text
 
 
-def detect_language(text: str) -> str:
-    """Guess whether ``text`` is Finnish, Swedish or English.
-
-    A deliberately small, dependency-free guesser tuned for project descriptions: it scores
-    function words of each language and falls back to Finnish word endings and the letters
-    å/ä/ö for short titles. Returns ``"und"`` when there is no signal (e.g. German).
-    """
-    words = [w.lower() for w in _WORD.findall(text)]
-    if not words:
-        return "und"
-    scores = {lang: sum(w in stop for w in words) for lang, stop in _STOPWORDS.items()}
-    best = max(scores, key=lambda lang: scores[lang])
-    ranked = sorted(scores.values(), reverse=True)
-    if sum(w in _OTHER for w in words) > ranked[0]:
-        return "und"
-    if ranked[0] >= 2 and ranked[0] > ranked[1]:
-        return best
-    lowered = text.lower()
-    # The longest suffix has five letters: searching more of a word (a 1 MB "word" without
-    # spaces) would only cost time.
-    fi_suffixes = sum(bool(_FI_SUFFIX.search(w[-5:])) for w in words)
-    if "å" in lowered and fi_suffixes * 2 < len(words):
-        return "sv"
-    if fi_suffixes and (fi_suffixes * 3 >= len(words) or re.search("[äö]", lowered)):
-        return "fi"
-    if ranked[0] >= 1 and ranked[0] > ranked[1]:
-        return best
-    if re.search("[äö]", lowered):
-        return "fi"
-    if text.isascii() and any(w in _STOPWORDS["en"] for w in words):
-        return "en"
-    if text.isascii() and len(words) <= 8:
-        # ASCII-only short phrases without signal: English is the most likely of the three.
-        return "en" if not fi_suffixes else "fi"
-    return "und"
-
-
-_ABBREVIATIONS = re.compile(
-    r"\b(esim|mm|ks|ns|yms|jne|t\.ex|bl\.a|m\.m|e\.g|i\.e|etc|vs|nr|no|s|n|ca|kl|prof|dr)\.$",
-    re.IGNORECASE,
-)
-_BOUNDARY = re.compile(r"(?<=[.!?…])\s+(?=[\"'”“(\[]?[A-ZÅÄÖ0-9])")
-_BULLET = re.compile(r"^\s*(?:[-•*–·]|\d{1,2}[.)])\s+")
-# Characters that end a line for good: the next line starts a new sentence.
-_LINE_END = frozenset(".!?:;…")
-
-
-def _lines(text: str) -> list[str]:
-    """Logical lines: hard-wrapped lines are joined, paragraphs and list items kept apart.
-
-    A line continues the previous one when that one does not end a sentence and the line
-    starts in lower case (a wrapped sentence); headings and list items stay separate.
-    """
-    # Each logical line is collected as a list of fragments and joined once at the end:
-    # extending a growing string line by line would be quadratic ("a\n" * 40_000).
-    lines: list[list[str]] = []
-    for raw in re.split(r"\n\s*\n", text):
-        current: list[str] | None = None  # never join across a paragraph break
-        for line in raw.split("\n"):
-            stripped = line.strip()
-            if not stripped:
-                continue
-            if (
-                current is not None
-                and not _BULLET.match(line)
-                and stripped[0].islower()
-                and current[-1][-1] not in _LINE_END
-            ):
-                current.append(stripped)
-            else:
-                current = [stripped]
-                lines.append(current)
-    return [" ".join(fragments) for fragments in lines]
-
-
-def split_sentences(text: str, *, max_words: int = 80) -> list[str]:
-    """Split a text into sentences and list items.
-
-    Paragraph breaks and bullet lines always split; sentence punctuation splits unless it ends a
-    common abbreviation (esim., t.ex., e.g., ...). Sentences longer than ``max_words`` words are
-    cut into pieces of that size so that every piece fits the model's window.
-    """
-    pieces: list[str] = []
-    for line in _lines(text):
-        line = _BULLET.sub("", line).strip()
-        if not line:
-            continue
-        # A part that ends in an abbreviation continues with the next part. Only the last part
-        # is searched (the abbreviation cannot span the space between parts), and the merged
-        # sentence is joined once: re-searching and re-building the growing sentence made
-        # "Esim. " * 10_000 quadratic.
-        merged: list[list[str]] = []
-        for part in _BOUNDARY.split(line):
-            if merged and _ABBREVIATIONS.search(merged[-1][-1]):
-                merged[-1].append(part)
-            else:
-                merged.append([part])
-        pieces.extend(" ".join(parts) for parts in merged)
-    out: list[str] = []
-    for sentence in pieces:
-        words = sentence.split()
-        if len(words) <= max_words:
-            out.append(" ".join(words))
-        else:
-            out.extend(" ".join(words[i : i + max_words]) for i in range(0, len(words), max_words))
-    return [s for s in out if _WORD.search(s)]
-
-
 def normalise(
     text: object,
     *,
@@ -450,7 +163,7 @@ def normalise(
     tidy = "\n".join(" ".join(line.split()) for line in plain.splitlines())
     tidy = re.sub(r"\n{3,}", "\n\n", tidy).strip()
     at = f" at position {position}" if position is not None else ""
-    if not _WORD.search(tidy):
+    if not WORD.search(tidy):
         raise InputError(
             f"text{at} contains no words" + (" after removing HTML" if had_html else "")
         )
@@ -463,6 +176,27 @@ def normalise(
         had_html=had_html,
         problem=description_problem(tidy),
     )
+
+
+def normalise_all(
+    texts: object, *, language: str | None = None, max_chars: int = MAX_CHARS
+) -> list[NormalisedText]:
+    """Validate and normalise a batch (a list, tuple or pandas Series of texts, in order).
+
+    Errors name the failing text's position when there is more than one text.
+
+    Raises:
+        TypeError: ``texts`` is not a sequence of texts (e.g. a mapping or a DataFrame).
+        ValueError: the batch is empty.
+    """
+    items, _ = as_text_list(texts)
+    if not items:
+        raise ValueError("expected at least one text, got an empty list")
+    many = len(items) > 1
+    return [
+        normalise(t, language=language, max_chars=max_chars, position=i if many else None)
+        for i, t in enumerate(items)
+    ]
 
 
 def as_text_list(texts: str | Sequence[str] | object) -> tuple[list[object], bool]:

@@ -1,0 +1,314 @@
+"""Classification of proposals: the objective, target-group and scope estimators in one model.
+
+The model combines two sources of knowledge:
+
+* **zero-shot** — similarity to the catalogue (objective descriptions and the activities under
+  each objective, in Finnish, Swedish and English), so it works with no training data;
+* **supervised** — logistic-regression heads (:class:`~.heads.EmbeddingClassifier`)
+  trained on the corpus projects (their Finnish and English texts) and on the catalogue texts
+  labelled by their objective.
+
+Each task is one estimator: :class:`~.objective.ObjectiveClassifier`,
+:class:`~.target_groups.TargetGroupClassifier` and :class:`~.scope.ScopeClassifier`;
+:class:`ProposalClassifier` fits them on the same data and saves them together, without
+pickles, as ``heads.npz`` + ``heads.json``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, clone
+from sklearn.utils.validation import check_is_fitted
+
+from amif_match.classification.heads import HeadsError, load_heads, save_heads
+from amif_match.classification.objective import ObjectiveClassifier
+from amif_match.classification.scope import ScopeClassifier
+from amif_match.classification.signals import Signals
+from amif_match.classification.target_groups import (
+    FEATURES,
+    TargetGroupCalibrator,
+    TargetGroupClassifier,
+)
+from amif_match.corpus import OBJECTIVES
+from amif_match.index import CatalogueIndex
+
+__all__ = ["ProposalClassifier", "model_folder"]
+
+#: Attribute names of the single-class model (before the estimators were split), still readable.
+_ALIASES = {
+    "objective_head_": ("objective_", "head_"),
+    "temperature_": ("objective_", "temperature_"),
+    "blend_weight_": ("objective_", "blend_weight_"),
+    "objective_threshold_": ("objective_", "threshold_"),
+    "target_group_head_": ("target_groups_", "head_"),
+    "tg_threshold_": ("target_groups_", "threshold_"),
+    "scope_head_": ("scope_", "head_"),
+    "fund_head_": ("scope_", "fund_head_"),
+    "scope_threshold_": ("scope_", "threshold_"),
+}
+
+
+class ProposalClassifier(BaseEstimator):
+    """All fitted estimators behind :meth:`amif_match.Matcher.classify`.
+
+    Args:
+        objective: The objective estimator (default :class:`ObjectiveClassifier`).
+        target_groups: The target-group estimator (default :class:`TargetGroupClassifier`).
+        scope: The scope estimator (default :class:`ScopeClassifier`).
+
+    Learned attributes (after :meth:`fit` or :meth:`load`): ``objective_``,
+    ``target_groups_``, ``scope_`` (fitted clones of the three), and ``training_`` (counts of
+    the training data). The names of the former single model (``objective_head_``,
+    ``tg_threshold_``, ``scope_threshold_``, ...) still read the same values.
+    """
+
+    def __init__(
+        self,
+        *,
+        objective: ObjectiveClassifier | None = None,
+        target_groups: TargetGroupClassifier | None = None,
+        scope: ScopeClassifier | None = None,
+    ) -> None:
+        self.objective = objective
+        self.target_groups = target_groups
+        self.scope = scope
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for names that are not set: the aliases of the former single model.
+        if name in _ALIASES:
+            part, attribute = _ALIASES[name]
+            return getattr(getattr(self, part), attribute)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    # -- training ------------------------------------------------------------------------
+
+    def fit(
+        self,
+        catalogue: CatalogueIndex,
+        project_vectors: dict[str, np.ndarray],
+        project_sentences: dict[str, list[np.ndarray]],
+        project_texts: dict[str, list[str]],
+        objectives: Sequence[str],
+        target_groups: Sequence[Sequence[str]],
+        *,
+        scope_negatives: np.ndarray | None = None,
+        scope_funds: Sequence[str] | None = None,
+    ) -> ProposalClassifier:
+        """Fit every estimator.
+
+        Args:
+            catalogue: The embedded catalogue.
+            project_vectors: Language code -> ``(n, d)`` document vectors of the projects (one
+                entry per language the projects are written in, e.g. ``fi`` and ``en``).
+            project_sentences: Language code -> per-project sentence vectors.
+            project_texts: Language code -> project texts (for the term matcher).
+            objectives: Objective code of each project.
+            target_groups: Target-group codes of each project.
+            scope_negatives: ``(m, d)`` vectors of texts that are not AMIF proposals.
+            scope_funds: Fund each negative resembles (ISF, BMVI, ERDF, ...).
+        """
+        objective = ObjectiveClassifier() if self.objective is None else self.objective
+        self.objective_ = clone(objective).fit(project_vectors, objectives, catalogue=catalogue)
+        signals = {
+            lang: Signals(project_vectors[lang], project_sentences[lang], project_texts[lang])
+            for lang in project_vectors
+        }
+        groups = TargetGroupClassifier() if self.target_groups is None else self.target_groups
+        self.target_groups_ = clone(groups).fit(signals, target_groups, catalogue=catalogue)
+        # Scope positives: the projects in every language and every catalogue text.
+        positives = np.concatenate(
+            [
+                *project_vectors.values(),
+                *[v.reshape(-1, v.shape[-1]) for v in catalogue.language_vectors.values()],
+            ]
+        )
+        negatives = positives[:0] if scope_negatives is None else scope_negatives
+        scope = ScopeClassifier() if self.scope is None else self.scope
+        self.scope_ = clone(scope).fit(
+            np.concatenate([positives, negatives]),
+            np.arange(len(positives) + len(negatives)) < len(positives),
+            funds=scope_funds,
+        )
+        self.training_ = {
+            "projects": len(objectives),
+            "languages": list(project_vectors),
+            "catalogue_items": len(catalogue.activities) + len(catalogue.objectives),
+            "scope_negatives": len(negatives),
+        }
+        return self
+
+    # -- prediction ----------------------------------------------------------------------
+
+    def objective_proba(
+        self, vectors: np.ndarray, catalogue: CatalogueIndex, *, mode: str = "combined"
+    ) -> np.ndarray:
+        """``(n, 4)`` objective probabilities; ``mode`` is combined, supervised or zero-shot."""
+        check_is_fitted(self)
+        return self.objective_.predict_proba(vectors, catalogue, mode=mode)
+
+    def target_group_proba(self, signals: Signals, catalogue: CatalogueIndex) -> np.ndarray:
+        """``(n, T)`` calibrated target-group probabilities."""
+        check_is_fitted(self)
+        return self.target_groups_.predict_proba(signals, catalogue)
+
+    def scope_proba(self, vectors: np.ndarray) -> np.ndarray:
+        """Probability that each text is an AMIF proposal."""
+        check_is_fitted(self)
+        return self.scope_.scope_proba(vectors)
+
+    def fund_guess(self, vectors: np.ndarray) -> list[tuple[str, float]]:
+        """The non-AMIF fund each text resembles most, with its probability."""
+        check_is_fitted(self)
+        return self.scope_.fund_guess(vectors)
+
+    # -- persistence ---------------------------------------------------------------------
+
+    def save(self, folder: str | os.PathLike[str], meta: dict[str, Any]) -> None:
+        """Write the heads as ``heads.npz`` + ``heads.json`` (no pickles)."""
+        check_is_fitted(self)
+        objective, groups, scope = self.objective_, self.target_groups_, self.scope_
+        heads = {"objective": objective.head_, "target_groups": groups.head_}
+        if scope.head_ is not None:
+            heads["scope"] = scope.head_
+        if scope.fund_head_ is not None:
+            heads["fund"] = scope.fund_head_
+        calibrator = groups.calibrator_
+        params = {
+            "temperature": objective.temperature_,
+            "blend_weight": objective.blend_weight_,
+            "objective_threshold": objective.threshold_,
+            # Coefficients in the order of tg_calibrator_features, then the intercept.
+            "tg_calibrator": [float(x) for x in [*calibrator.coef_, calibrator.intercept_]],
+            "tg_calibrator_features": [str(n) for n in calibrator.feature_names_in_],
+            "tg_threshold": groups.threshold_,
+            "scope_threshold": scope.threshold_,
+            "use_catalogue": objective.use_catalogue,
+            # Read by files of format 1 (before "estimators"): keep writing them.
+            "hyperparameters": {
+                "C_objective": objective.C,
+                "C_target_groups": groups.C,
+                "n_splits": objective.n_splits,
+                "random_state": objective.random_state,
+            },
+            # Format 2: every parameter of each estimator (format 1 readers ignore it).
+            "estimators": {
+                "objective": _plain_params(objective),
+                "target_groups": _plain_params(groups),
+                "scope": _plain_params(scope),
+            },
+            "training": self.training_,
+        }
+        save_heads(folder, heads, {**meta, "params": params})
+
+    @classmethod
+    def load(
+        cls, folder: str | os.PathLike[str], *, dim: int | None = None
+    ) -> tuple[ProposalClassifier, dict[str, Any]]:
+        """Read heads written by :meth:`save`; returns ``(classifier, metadata)``.
+
+        Files written before the estimators were split (no ``estimators`` entry) load with
+        the defaults of that time, which are today's. Raises
+        :class:`~amif_match.errors.HeadsError` naming the file for any damage (``dim``: the
+        embedding size the heads must have, checked when given).
+        """
+        heads, meta = load_heads(folder, embedder=None, dim=dim)
+        try:
+            params = meta["params"]
+            objective, groups, scope = _estimators(params)
+            model = cls(objective=objective, target_groups=groups, scope=scope)
+            model.objective_ = objective = clone(objective)
+            objective.head_ = heads["objective"]
+            objective.temperature_ = float(params["temperature"])
+            objective.blend_weight_ = float(params["blend_weight"])
+            objective.threshold_ = float(params["objective_threshold"])
+            objective.classes_ = np.array(OBJECTIVES, dtype=object)
+            model.target_groups_ = groups = clone(groups)
+            groups.head_ = heads["target_groups"]
+            groups.calibrator_ = _calibrator(params, groups.calibrator)
+            groups.threshold_ = float(params["tg_threshold"])
+            model.scope_ = scope = clone(scope)
+            scope.head_, scope.fund_head_ = heads.get("scope"), heads.get("fund")
+            scope.threshold_ = float(params["scope_threshold"])
+            model.training_ = params["training"]
+            checked = [objective.temperature_, objective.blend_weight_, objective.threshold_]
+            checked += [groups.threshold_, scope.threshold_, *params["tg_calibrator"]]
+            if not np.isfinite(checked).all():
+                raise ValueError("a calibration parameter is NaN, infinite or misshapen")
+        except (KeyError, TypeError, ValueError) as exc:  # wrong shape or type in the JSON
+            raise HeadsError(
+                f"invalid classifier data: {type(exc).__name__}: {exc}",
+                file=str(Path(folder) / "heads.json"),
+            ) from exc
+        return model, meta
+
+
+def _plain_params(estimator: BaseEstimator) -> dict[str, Any]:
+    """An estimator's own parameters as JSON values (grids as lists, estimators as dicts)."""
+    out: dict[str, Any] = {}
+    for key, value in estimator.get_params(deep=False).items():
+        if isinstance(value, BaseEstimator):
+            value = _plain_params(value)
+        elif isinstance(value, tuple | list):
+            value = list(value)
+        out[key] = value
+    return out
+
+
+def _estimators(
+    params: dict[str, Any],
+) -> tuple[ObjectiveClassifier, TargetGroupClassifier, ScopeClassifier]:
+    """Unfitted estimators with the parameters stored in ``heads.json``."""
+    stored = params.get("estimators")
+    if stored is None:  # format 1: four hyperparameters, everything else at its default
+        hyper = params["hyperparameters"]
+        split = {"n_splits": hyper["n_splits"], "random_state": hyper["random_state"]}
+        return (
+            ObjectiveClassifier(
+                C=hyper["C_objective"], use_catalogue=bool(params["use_catalogue"]), **split
+            ),
+            TargetGroupClassifier(C=hyper["C_target_groups"], **split),
+            ScopeClassifier(),
+        )
+
+    def arguments(name: str) -> dict[str, Any]:
+        # JSON lists back to tuples, the type of the defaults.
+        return {k: tuple(v) if isinstance(v, list) else v for k, v in stored[name].items()}
+
+    groups = arguments("target_groups")
+    if groups.get("calibrator") is not None:
+        groups["calibrator"] = TargetGroupCalibrator(**groups["calibrator"])
+    return (
+        ObjectiveClassifier(**arguments("objective")),
+        TargetGroupClassifier(**groups),
+        ScopeClassifier(**arguments("scope")),
+    )
+
+
+def _calibrator(
+    params: dict[str, Any], unfitted: TargetGroupCalibrator | None
+) -> TargetGroupCalibrator:
+    """The fitted target-group calibrator stored in ``heads.json``."""
+    numbers = np.asarray(params["tg_calibrator"], dtype=np.float32)
+    # Format 1 stored no names: its coefficients are in the order of FEATURES.
+    names = params.get("tg_calibrator_features", list(FEATURES))
+    if numbers.ndim != 1 or len(numbers) != len(names) + 1:
+        raise ValueError("the target-group calibrator is misshapen")
+    calibrator = clone(unfitted) if unfitted is not None else TargetGroupCalibrator()
+    calibrator.feature_names_in_ = np.array(names, dtype=object)
+    calibrator.n_features_in_ = len(names)
+    calibrator.coef_, calibrator.intercept_ = numbers[:-1], numbers[-1]
+    return calibrator
+
+
+def model_folder(path: str | os.PathLike[str] | None = None) -> Path:
+    """Folder of the fitted heads: ``path`` or the bundled ``models/``."""
+    if path is not None:
+        return Path(path)
+    from amif_match._resources import bundled_path
+
+    return bundled_path("models")

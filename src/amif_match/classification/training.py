@@ -1,0 +1,106 @@
+"""Training data for the classification heads, embedded from a corpus.
+
+Project texts are embedded per language (Finnish descriptions and English summaries) with their
+sentences; the out-of-scope texts become the scope head's negatives.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from amif_match.classification.proposal import ProposalClassifier
+from amif_match.corpus import Corpus
+from amif_match.embedding import Embedder, embed_documents
+from amif_match.text import normalise
+
+if TYPE_CHECKING:  # pragma: no cover
+    from amif_match.index import CatalogueIndex
+
+__all__ = ["fit_proposal_classifier", "load_or_fit", "save_classifier", "training_signals"]
+
+
+def training_signals(corpus: Corpus, store: Embedder) -> dict[str, Any]:
+    """Embedded training data: per-language project vectors, sentences and texts."""
+    vectors, sentences, texts = {}, {}, {}
+    for lang in ("fi", "en"):
+        series = corpus.project_texts(lang)
+        docs = [normalise(t, language=lang) for t in series]
+        vectors[lang], sentences[lang] = embed_documents(store, docs)
+        texts[lang] = [d.text for d in docs]
+    negatives = corpus.out_of_scope
+    neg_vectors = embed_documents(store, list(negatives["text"]))[0] if len(negatives) else None
+    return {
+        "project_vectors": vectors,
+        "project_sentences": sentences,
+        "project_texts": texts,
+        "scope_negatives": neg_vectors,
+        "scope_funds": list(negatives["resembles"]) if len(negatives) else None,
+    }
+
+
+def fit_proposal_classifier(
+    corpus: Corpus, store: Embedder, catalogue: CatalogueIndex
+) -> ProposalClassifier:
+    """A :class:`ProposalClassifier` fitted on ``corpus``'s projects and negatives."""
+    signals = training_signals(corpus, store)
+    return ProposalClassifier().fit(
+        catalogue,
+        signals["project_vectors"],
+        signals["project_sentences"],
+        signals["project_texts"],
+        list(corpus.projects["objective"]),
+        [list(t) for t in corpus.projects["target_groups"]],
+        scope_negatives=signals["scope_negatives"],
+        scope_funds=signals["scope_funds"],
+    )
+
+
+def load_or_fit(
+    folder: str | os.PathLike[str],
+    embedder: str,
+    corpus_fingerprint: str,
+    fit: Callable[[], ProposalClassifier],
+) -> ProposalClassifier:
+    """The heads stored in ``folder`` if they fit this embedder and corpus, else ``fit()``.
+
+    Retraining (seconds) is announced with a warning, since it happens on every start until
+    the new heads are saved.
+    """
+    try:
+        model, meta = ProposalClassifier.load(folder)
+        if (
+            meta.get("embedder") == embedder
+            and meta.get("corpus_fingerprint") == corpus_fingerprint
+        ):
+            return model
+        reason = "they were trained for another corpus or embedder"
+    except FileNotFoundError:
+        reason = f"none were found in {folder}"
+    warnings.warn(
+        f"amif_match: training classification heads now because {reason} "
+        "(use Matcher.train(save_to=...) to keep them)",
+        stacklevel=4,
+    )
+    return fit()
+
+
+def save_classifier(
+    model: ProposalClassifier,
+    folder: str | os.PathLike[str],
+    embedder: str,
+    corpus_fingerprint: str,
+) -> None:
+    """Save ``model`` with the metadata :func:`load_or_fit` checks."""
+    from amif_match._version import __version__
+
+    model.save(
+        folder,
+        {
+            "embedder": embedder,
+            "corpus_fingerprint": corpus_fingerprint,
+            "package_version": __version__,
+        },
+    )
