@@ -7,13 +7,25 @@
 """
 
 from amif_match.corpus.loader import Corpus
-from amif_match.corpus.schemas import LANGS, LAYERS, OBJECTIVES, ORG_TYPES, SCHEMAS
+from amif_match.corpus.schemas import (
+    COUNTRIES,
+    LANGS,
+    LAYERS,
+    MEMBER_STATES,
+    OBJECTIVE_BASES,
+    OBJECTIVES,
+    ORG_TYPES,
+    SCHEMAS,
+)
 from amif_match.corpus.validation import load_organisations, load_projects
 
 __all__ = [
+    "COUNTRIES",
     "LANGS",
     "LAYERS",
+    "MEMBER_STATES",
     "OBJECTIVES",
+    "OBJECTIVE_BASES",
     "ORG_TYPES",
     "SCHEMAS",
     "Corpus",

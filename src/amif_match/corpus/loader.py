@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 
 import pandas as pd
 
-from amif_match.corpus.schemas import FILES, SCHEMAS
+from amif_match.corpus.schemas import COUNTRIES, FILES, SCHEMAS
 from amif_match.corpus.validation import (
     check_no_clash,
     check_org_names,
@@ -96,9 +97,47 @@ class Corpus:
         return cls(**tables)
 
     @classmethod
-    def default(cls) -> Corpus:
-        """The corpus bundled with the package (cached; treat it as read-only)."""
-        return _default_corpus()
+    def default(cls, countries: str | Sequence[str] | None = None) -> Corpus:
+        """The corpus bundled with the package (cached; treat it as read-only).
+
+        Args:
+            countries: Keep only the projects of these countries (ISO 3166-1 alpha-2 codes,
+                ``"EU"`` for Union actions); see :meth:`filter`.
+        """
+        corpus = _default_corpus()
+        return corpus if countries is None else corpus.filter(countries=countries)
+
+    def filter(self, *, countries: str | Sequence[str]) -> Corpus:
+        """A corpus with only the projects of ``countries`` (and every organisation).
+
+        The catalogue, the organisation registry and the negative examples stay whole: an
+        organisation of another country can still be named, it just has no projects here.
+        """
+        wanted = [countries] if isinstance(countries, str) else list(countries)
+        if not wanted or not all(isinstance(c, str) for c in wanted):
+            raise TypeError(f"countries must be a code or a list of codes, got {countries!r}")
+        codes = {c.strip().upper() for c in wanted}
+        unknown = sorted(codes - COUNTRIES - {"EU"})
+        if unknown:
+            raise ValueError(
+                f"unknown country code(s) {', '.join(unknown)}: use ISO 3166-1 alpha-2 codes "
+                "(e.g. FI, SE, DE) or EU for Union actions"
+            )
+        keep = self.projects["country"].isin(codes)
+        return Corpus(
+            objectives=self.objectives,
+            activities=self.activities,
+            target_groups=self.target_groups,
+            organisations=self.organisations,
+            projects=self.projects[keep],
+            out_of_scope=self.out_of_scope,
+        )
+
+    @property
+    def countries(self) -> list[str]:
+        """The countries with projects, most projects first (``EU``: Union actions)."""
+        counts = self.projects["country"].replace("", "unknown").value_counts()
+        return [c for c in counts.index if c != "unknown"]
 
     def add(
         self,

@@ -8,14 +8,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from iso3166 import countries_by_alpha2
+
 from amif_match.text import LANGUAGES
 
 __all__ = [
+    "COUNTRIES",
+    "DESCRIPTION_LANGUAGES",
     "FILES",
     "FUNDS",
     "LANGS",
     "LAYERS",
+    "MEMBER_STATES",
     "OBJECTIVES",
+    "OBJECTIVE_BASES",
     "ORG_TYPES",
     "SCHEMAS",
     "TEXT_COLUMNS",
@@ -42,6 +48,20 @@ TG_KINDS = ("beneficiary", "intermediary")
 FUNDS = ("ISF", "BMVI", "ERDF", "ESF+", "EAFRD", "EMFAF", "Horizon", "other")
 #: Languages of the localised columns (``name_fi``, ``name_sv``, ``name_en``, ...).
 LANGS = LANGUAGES
+#: ISO 3166-1 alpha-2 codes (the ``iso3166`` package's list).
+COUNTRIES = frozenset(countries_by_alpha2)
+#: EU Member States (Denmark does not take part in AMIF but is listed: it is a Member State).
+MEMBER_STATES = (
+    "AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU",
+    "IE", "IT", "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK",
+)  # fmt: skip
+#: How a project's specific objective was decided (see corpus/README.md).
+OBJECTIVE_BASES = ("explicit", "programme", "implied")
+#: ISO 639-1 codes of the EU's official languages: the languages project descriptions are in.
+DESCRIPTION_LANGUAGES = (
+    "bg", "cs", "da", "de", "el", "en", "es", "et", "fi", "fr", "ga", "hr", "hu", "it",
+    "lt", "lv", "mt", "nl", "pl", "pt", "ro", "sk", "sl", "sv",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -49,8 +69,8 @@ class Column:
     """One column of a corpus file.
 
     ``kind`` is how the cell is parsed: ``str``, ``id``, ``list`` (``;``-separated), ``bool``,
-    ``number``, ``date`` (YYYY, YYYY-MM or YYYY-MM-DD), or ``choice``/``choices`` (one/several of
-    ``allowed``).
+    ``number``, ``date`` (YYYY, YYYY-MM or YYYY-MM-DD), ``country`` (an ISO 3166-1 alpha-2 code,
+    or one of ``allowed``), or ``choice``/``choices`` (one/several of ``allowed``).
     """
 
     name: str
@@ -96,17 +116,21 @@ SCHEMAS: dict[str, list[Column]] = {
         Column("type_original"),
         Column("city"),
         Column("region"),
+        Column("country", "country"),
         Column("source_url", "list"),
     ],
     "projects": [
         Column("id", "id", True),
         Column("name", required=True),
         Column("acronym"),
+        # "EU" marks a Union action (a transnational project managed by the Commission).
+        Column("country", "country", False, ("EU",)),
         Column("lead"),
         Column("partners", "list"),
         Column("period"),
         Column("call"),
         Column("objective", "choice", True, OBJECTIVES),
+        Column("objective_basis", "choice", False, OBJECTIVE_BASES),
         Column("objective_original"),
         Column("objective_inferred", "bool"),
         Column("target_groups", "list"),
@@ -120,8 +144,11 @@ SCHEMAS: dict[str, list[Column]] = {
         Column("status"),
         Column("summary_en"),
         Column("description_fi"),
-        # For user rows written in any language (e.g. Swedish); the bundled file leaves it empty.
+        # The description in the project's own language (``language``), for every country but
+        # Finland, whose rows keep ``description_fi``.
         Column("description"),
+        Column("language", "choice", False, DESCRIPTION_LANGUAGES),
+        Column("notes"),
         Column("inferred", "bool"),
         Column("inferred_notes"),
         Column("source_url", "list"),

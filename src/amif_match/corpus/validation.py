@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from amif_match.corpus.schemas import SCHEMAS, TEXT_COLUMNS, Column
+from amif_match.corpus.schemas import COUNTRIES, SCHEMAS, TEXT_COLUMNS, Column
 from amif_match.errors import CorpusError
 
 __all__ = [
@@ -129,6 +129,15 @@ def _parse_cell(col: Column, value: str, fail: Callable[[str], CorpusError]) -> 
                     f"unknown value {item!r} (allowed: {', '.join(col.allowed)}){suggestion}"
                 )
         return items if col.kind == "choices" else value
+    if col.kind == "country":
+        code = value.upper()
+        if value != code or (code not in COUNTRIES and code not in col.allowed):
+            extra = "; EU for a Union action" if "EU" in col.allowed else ""
+            raise fail(
+                f"{value!r} is not an ISO 3166-1 alpha-2 country code in capitals "
+                f"(e.g. FI, SE, DE, GR{extra})"
+            )
+        return code
     if col.kind == "bool":
         lowered = value.lower()
         if lowered in ("true", "yes", "1"):
