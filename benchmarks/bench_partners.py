@@ -88,6 +88,8 @@ def main() -> int:
             "metrics": _records(result["metrics"]),
             "by_period": _records(result["by_period"]),
             "diversity": _records(result["diversity"]),
+            "by_scope": _records(result["by_scope"]),
+            "union_actions": _records(result["union_actions"]),
         }
         print(f"## Leave-one-partner-out, names {'masked' if masked else 'NOT masked'}\n")
         print(markdown_table(result["metrics"]))
@@ -97,6 +99,12 @@ def main() -> int:
         if masked:
             print("By period (2021-2027 is held out from tuning):\n")
             print(markdown_table(result["by_period"]))
+            print()
+            print("Default country scope (national projects: own country; Union actions: all):\n")
+            print(markdown_table(result["by_scope"]))
+            print()
+            print("Union actions: cross-border vs same-country partners:\n")
+            print(markdown_table(result["union_actions"]))
             print()
 
     rec = fit_recommender(corpus, cached(embedder))

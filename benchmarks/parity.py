@@ -3,8 +3,8 @@
 A restructuring must not change behaviour. Run ``--record`` before it and ``--check`` after:
 the check compares objectives, probabilities (to ``--atol``, default 1e-6), selected labels,
 activity and similar-project rankings, scope, evidence and partner rankings (ids in order,
-scores to the same tolerance) for every project text in Finnish and English, with and
-without partner options.
+scores to the same tolerance) for every project text (Finnish, English and each description's
+own language), with and without partner options.
 
     python benchmarks/parity.py --record   # writes benchmarks/results/parity_baseline.json
     python benchmarks/parity.py --check    # exit 1 and a list of differences if any
@@ -57,6 +57,8 @@ def record() -> dict[str, Any]:
             texts[f"{row.id}/fi"] = row.description_fi
         if row.summary_en:
             texts[f"{row.id}/en"] = row.summary_en
+        if getattr(row, "description", ""):
+            texts[f"{row.id}/{row.language or 'xx'}"] = row.description
     out: dict[str, Any] = {"classify": {}, "partners": {}}
     for key, text in texts.items():
         out["classify"][key] = _classification(matcher.classify(text, k=10).to_dict())

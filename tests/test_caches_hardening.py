@@ -186,7 +186,7 @@ def test_read_only_embedding_cache_still_serves_reads(tmp_path):
         command = [sys.executable, str(script)]
     else:  # root ignores file modes: use a real read-only bind mount in a mount namespace
         if shutil.which("unshare") is None:
-            pytest.skip("root without unshare cannot make a read-only folder")
+            pytest.fail("as root this test needs unshare (util-linux) to mount a read-only folder")
         mount = f"mount --bind {folder} {folder} && mount -o remount,bind,ro {folder}"
         command = ["unshare", "-m", "sh", "-c", f'{mount} && exec "$0" "$1"']
         command += [sys.executable, str(script)]
@@ -197,7 +197,7 @@ def test_read_only_embedding_cache_still_serves_reads(tmp_path):
         path.chmod(0o644)
     if os.geteuid() == 0 and not done.stdout.startswith("started"):
         # The script never ran: this container forbids mount namespaces.
-        pytest.skip(f"cannot make a read-only mount here: {done.stderr.strip()}")
+        pytest.fail(f"could not make a read-only mount for the test: {done.stderr.strip()}")
     assert done.returncode == 0, done.stderr
     counts, message = done.stdout.splitlines()[1:3]
     hits, misses, calls, mode, n_warnings = counts.split()

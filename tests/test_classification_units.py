@@ -396,3 +396,42 @@ def test_evidence_rows_rank_by_selected_objective_and_drop_repeats():
         ("Language courses.", "SO2"),
         ("Return counselling.", "SO3"),
     ]
+
+
+def test_scope_language_weights_make_the_language_uninformative():
+    from amif_match.classification.scope import language_weights
+
+    # 6 Italian and 2 Finnish AMIF rows, 2 Finnish counter-examples.
+    in_scope = np.array([True] * 8 + [False] * 2)
+    langs = ["it"] * 6 + ["fi"] * 2 + ["fi"] * 2
+    w = language_weights(in_scope, langs)
+    fi_pos = w[6:8].sum()
+    fi_neg = w[8:].sum()
+    assert fi_pos == pytest.approx(fi_neg)  # Finnish: both kinds weigh the same
+    assert w[:6].sum() == pytest.approx(fi_pos)  # languages without negatives share one cell
+    assert np.allclose(w[:6], w[0]) and w.sum() == pytest.approx(len(w))
+    with pytest.raises(ValueError, match="languages"):
+        language_weights(in_scope, langs[:-1])
+
+
+def test_scope_head_does_not_learn_the_language():
+    from amif_match.classification import ScopeClassifier
+
+    rng = np.random.default_rng(0)
+    topic = np.array([1.0, 0, 0, 0])  # AMIF texts share a topic direction
+    lang_fi = np.array([0, 1.0, 0, 0])  # Finnish texts share a language direction
+    amif_it = topic + 0.1 * rng.normal(size=(40, 4))
+    amif_fi = topic + lang_fi + 0.1 * rng.normal(size=(4, 4))
+    other_fi = lang_fi + 0.1 * rng.normal(size=(40, 4))
+    X = np.vstack([amif_it, amif_fi, other_fi])
+    y = [True] * 44 + [False] * 40
+    langs = ["it"] * 40 + ["fi"] * 44
+    query = (topic + lang_fi)[None, :]  # a Finnish AMIF text
+    balanced = ScopeClassifier(C=1.0).fit(X, y, languages=langs)
+    assert balanced.predict(query)[0]
+    assert (
+        balanced.scope_proba(query)[0]
+        > ScopeClassifier(C=1.0, balance_languages=False)
+        .fit(X, y, languages=langs)
+        .scope_proba(query)[0]
+    )

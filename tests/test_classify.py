@@ -14,6 +14,7 @@ from amif_match import Classification, Matcher
 from amif_match.classification.heads import EmbeddingClassifier, load_heads, save_heads
 from amif_match.corpus import Corpus
 from amif_match.errors import InputError
+from amif_match.evaluate.countries import loco_scores
 
 PROPOSALS = {
     "SO1": (
@@ -302,7 +303,8 @@ def test_retrain_on_user_data(matcher, tmp_path):
         result = custom.classify("Vapaaehtoisen paluun neuvontaa ja uudelleenkotoutumisen tukea.")
     assert any("training classification heads" in str(w.message) for w in caught)
     assert result.objective == "SO3"
-    assert custom.classifier_.training_["projects"] == 67
+    # The three added projects are trained on, next to every bundled one.
+    assert custom.classifier_.training_["projects"] == len(Corpus.default().projects) + 3
     assert any(p["id"].startswith("MY-") for p in result.similar_projects[:5])
     out = tmp_path / "models"
     custom.train(save_to=out)
@@ -313,7 +315,13 @@ def test_retrain_on_user_data(matcher, tmp_path):
 
 
 def test_evaluation_harness_and_model_card(matcher, tmp_path):
-    from amif_match.evaluate import evaluate_classification, evaluate_scope, write_model_card
+    from amif_match.evaluate import (
+        evaluate_classification,
+        evaluate_countries,
+        evaluate_scope,
+        write_model_card,
+    )
+    from amif_match.evaluate.cli import evaluation_json
 
     tables = evaluate_classification(n_splits=2)
     summary = tables["summary"]
@@ -321,7 +329,7 @@ def test_evaluation_harness_and_model_card(matcher, tmp_path):
     assert set(summary["language"]) == {"fi", "en"}
     assert len(tables["folds"]) == 2 * 4 * 2
     combined = summary[summary["method"] == "combined"].set_index("language")
-    assert (combined["accuracy"] > 0.6).all()  # far above the 0.48 of always answering SO2
+    assert (combined["accuracy"] > 0.6).all()  # far above the 0.40 of always answering SO1
     assert {"macro_f1", "SO4_f1", "tg_micro_f1", "activities_hit@3", "ece"} <= set(summary)
     assert (combined["intervention_field_hit@3"] >= combined["activities_hit@3"]).all()
     scope = evaluate_scope(n_splits=2)
@@ -333,17 +341,63 @@ def test_evaluation_harness_and_model_card(matcher, tmp_path):
     results = {
         "classification": tables,
         "scope": scope,
+        "countries": evaluate_countries(
+            Corpus.default(countries=["FI", "SE"]), matcher.embedder_, countries=["SE"]
+        ),
         "embedder": "me5-small",
         "version": "x",
         "n_projects": 64,
+        "n_countries": 2,
+        "objective_counts": {"SO1": 40, "SO2": 40, "SO3": 20, "SO4": 1},
         "n_splits": 2,
         "seconds": 1.0,
     }
     write_model_card(results, card, command="python -m amif_match.evaluate --splits 2")
     text = card.read_text()
+    assert "### Leave-one-country-out" in text and "| SE | " in text
+    assert "objectives: SO1 40, SO2 40, SO3 20, SO4 1" in text
+    plain = evaluation_json(results | {"classification_fi_only": tables})
+    assert [row["country"] for row in plain["leave_one_country_out"]] == ["SE"]
+    assert {"projects", "accuracy", "macro_f1", "accuracy_en"} <= set(
+        plain["leave_one_country_out"][0]
+    )
+    assert json.loads(json.dumps(plain))["finnish_cv"]["n_splits"] == 2
     assert (
         "STALE-TABLE" not in text
         and text.startswith("# Card")
         and text.rstrip().endswith("Limits.")
     )
     assert "| combined | fi |" in text and "--splits 2" in text
+
+
+def test_leave_one_country_out_holds_the_country_out(matcher):
+    from amif_match.evaluate import evaluate_countries
+
+    corpus = Corpus.default(countries=["FI", "SE"])
+    tables = evaluate_countries(corpus, matcher.embedder_, countries=["SE"])
+    predictions = tables["predictions"]
+    sweden = corpus.projects[corpus.projects["country"] == "SE"]
+    # Every Swedish project is scored once per text, and nothing else is.
+    assert set(predictions["country"]) == {"SE"}
+    assert sorted(predictions["id"]) == sorted(list(sweden["id"]) * 2)
+    assert set(predictions["text"]) == {"description", "summary_en"}
+    by_country = tables["by_country"].set_index("text")
+    assert (by_country["projects"] == len(sweden)).all()
+    # Trained on the Finnish projects alone, Swedish texts are still classified well above
+    # always answering the commonest Swedish objective.
+    majority = sweden["objective"].value_counts(normalize=True).max()
+    assert by_country.loc["summary_en", "accuracy"] > majority
+    own = predictions[predictions["text"] == "description"]
+    assert set(own["language"]) == set(sweden["language"])
+    assert tables["by_text"]["projects"].tolist() == [len(sweden)] * 2
+    with pytest.raises(ValueError, match="no projects"):
+        evaluate_countries(corpus, matcher.embedder_, countries=["PT"])
+
+
+def test_loco_macro_f1_counts_only_objectives_present():
+    perfect = loco_scores(["SO1", "SO2", "SO2"], ["SO1", "SO2", "SO2"])
+    assert perfect["accuracy"] == 1.0 and perfect["macro_f1"] == 1.0
+    assert np.isnan(perfect["SO3_f1"]) and np.isnan(perfect["SO4_f1"])
+    # A wrongly predicted objective absent from the labels counts as 0 in the average.
+    wrong = loco_scores(["SO1", "SO1"], ["SO1", "SO3"])
+    assert wrong["SO3_f1"] == 0.0 and wrong["macro_f1"] == pytest.approx((2 / 3 + 0) / 2)

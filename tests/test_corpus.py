@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pandas as pd
 import pytest
 
-from amif_match.corpus import OBJECTIVES, ORG_TYPES, Corpus
+from amif_match.corpus import (
+    COUNTRIES,
+    MEMBER_STATES,
+    OBJECTIVE_BASES,
+    OBJECTIVES,
+    ORG_TYPES,
+    Corpus,
+)
+from amif_match.corpus.schemas import DESCRIPTION_LANGUAGES
 from amif_match.errors import CorpusError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,10 +32,11 @@ def corpus() -> Corpus:
 
 
 def test_bundled_corpus_sizes(corpus):
-    assert len(corpus.projects) == 64
-    assert 100 <= len(corpus.organisations) <= 130
-    assert len(corpus.activities) >= 40
-    assert 25 <= len(corpus.target_groups) <= 36
+    # Exact: a change to the bundled files must update these numbers and corpus/README.md.
+    assert len(corpus.projects) == 567
+    assert len(corpus.organisations) == 901
+    assert len(corpus.activities) == 68
+    assert len(corpus.target_groups) == 35
     assert list(corpus.objectives["code"]) == list(OBJECTIVES)
     assert set(corpus.activities["layer"]) == {
         "activity_type",
@@ -38,14 +49,116 @@ def test_bundled_corpus_sizes(corpus):
 def test_every_project_reference_resolves(corpus):
     org_ids = set(corpus.organisations["id"])
     tg = set(corpus.target_groups["code"])
+    activities = set(corpus.activities["code"])
     for row in corpus.projects.itertuples():
-        assert row.lead == "" or row.lead in org_ids
-        assert set(row.partners) <= org_ids
+        assert row.lead == "" or row.lead in org_ids, (row.id, row.lead)
+        assert set(row.partners) <= org_ids, (row.id, set(row.partners) - org_ids)
+        assert row.lead not in row.partners, row.id
         assert set(row.target_groups) <= tg
+        assert set(row.activities) <= activities
         assert row.objective in OBJECTIVES
-        assert row.source_url, f"{row.id} lost its source URL"
-        assert all(u.startswith("http") for u in row.source_url)
-        assert row.description_fi and row.summary_en
+    # Leads are known for all but a few rows whose sources name none (the notes say so).
+    assert (corpus.projects["lead"] != "").sum() >= 520
+
+
+def test_multi_country_coverage(corpus):
+    """What issue 11 asked of the gathering: Member States, Union actions, return projects."""
+    projects = corpus.projects
+    countries = set(projects["country"])
+    assert len(projects) >= 464
+    assert len(countries) >= 11
+    # At least ten Member States besides Finland, and the Union actions.
+    assert len(countries & set(MEMBER_STATES) - {"FI"}) >= 10
+    assert (projects["country"] == "EU").sum() >= 40
+    assert (projects["country"] == "FI").sum() == 64
+    counts = projects["objective"].value_counts()
+    assert counts["SO1"] >= 120 and counts["SO2"] >= 120
+    assert counts["SO3"] >= 75
+    # SO4 is short of the 26 the issue asked for (corpus/README.md says why); it must not shrink.
+    assert counts["SO4"] >= 20
+    assert set(projects["period"]) <= {"2014-2020", "2021-2027", ""}
+    assert {"2014-2020", "2021-2027"} <= set(projects["period"])
+
+
+def test_every_project_has_country_basis_language_and_sources(corpus):
+    for row in corpus.projects.itertuples():
+        assert row.country in COUNTRIES or row.country == "EU", row.id
+        assert row.id.startswith(f"{row.country}-"), row.id  # ids are country-prefixed
+        assert row.objective_basis in OBJECTIVE_BASES, row.id
+        assert row.language in DESCRIPTION_LANGUAGES, row.id
+        # Finland's rows keep description_fi; every other row has its own-language text.
+        text = row.description_fi if row.country == "FI" else row.description
+        assert text and row.summary_en, row.id
+        assert row.source_url, row.id
+        for url in row.source_url:
+            parsed = urlparse(url)
+            assert parsed.scheme in ("http", "https") and "." in parsed.netloc, (row.id, url)
+    # Most sources are https; 34 rows cite only http pages (old national sites), as gathered.
+    https = [any(u.startswith("https://") for u in urls) for urls in corpus.projects.source_url]
+    assert sum(https) >= 530
+    # "implied" is the same judgement as the older objective_inferred flag.
+    implied = corpus.projects["objective_basis"] == "implied"
+    assert (implied == corpus.projects["objective_inferred"]).all()
+
+
+def test_organisation_countries(corpus):
+    orgs = corpus.organisations
+    filled = orgs["country"] != ""
+    assert set(orgs.loc[filled, "country"]) <= COUNTRIES
+    assert filled.sum() >= len(orgs) - 1  # only int-pathways-international has no seat given
+    assert set(orgs.loc[orgs["country"] == "FI", "id"]) >= {"migri", "thl", "tampere-city"}
+    # A national project's lead sits in that country, or is an international organisation.
+    by_id = orgs.set_index("id")
+    for row in corpus.projects.itertuples():
+        if row.lead and row.country != "EU":
+            lead = by_id.loc[row.lead]
+            assert lead["country"] == row.country or lead["type"] == "international_organisation", (
+                row.id,
+                row.lead,
+                lead["country"],
+            )
+    # Union actions are transnational: most consortia span several countries.
+    spans = [
+        len({by_id.loc[o, "country"] for o in [row.lead, *row.partners] if o})
+        for row in corpus.projects[corpus.projects["country"] == "EU"].itertuples()
+    ]
+    assert sum(n >= 2 for n in spans) >= 30
+
+
+def test_country_filter(corpus):
+    finland = Corpus.default(countries=["FI"])
+    assert len(finland.projects) == 64
+    assert set(finland.projects["country"]) == {"FI"}
+    assert finland.countries == ["FI"]
+    # The registry and the catalogue stay whole: other countries' organisations can be named.
+    assert len(finland.organisations) == len(corpus.organisations)
+    assert len(finland.activities) == len(corpus.activities)
+    assert finland.resolve_organisation("se-migrationsverket") == "se-migrationsverket"
+
+    nordic = corpus.filter(countries=["fi", " se", "EU"])  # case and spaces are forgiven
+    assert len(nordic.projects) == 64 + 37 + 45
+    assert corpus.filter(countries="SE").countries == ["SE"]
+    assert len(Corpus.default(countries="DK").projects) == 0  # valid code, no projects
+
+    with pytest.raises(ValueError, match="XX"):
+        corpus.filter(countries=["FI", "XX"])
+    with pytest.raises(ValueError, match=r"(?i)unknown country code.*finland"):
+        corpus.filter(countries=["Finland"])
+    with pytest.raises(TypeError):
+        corpus.filter(countries=[1, 2])
+    with pytest.raises(TypeError):
+        corpus.filter(countries=[])
+    with pytest.raises(TypeError):
+        corpus.filter(countries=None)
+
+
+def test_countries_property(corpus):
+    countries = corpus.countries
+    assert len(countries) == 27 == corpus.projects["country"].nunique()
+    assert countries[:2] == ["IT", "FI"]  # most projects first
+    counts = corpus.projects["country"].value_counts()
+    assert [counts[c] for c in countries] == sorted(counts, reverse=True)
+    assert "EU" in countries
 
 
 def test_catalogue_items_have_finnish_and_english_text(corpus):
@@ -186,7 +299,7 @@ def test_user_csv_extends_the_corpus(tmp_path, corpus):
     ]
     assert row["extra_note"] == "oma huomautus"  # unknown columns are kept
     assert extended.fingerprint != corpus.fingerprint
-    assert len(corpus.projects) == 64  # the original is unchanged
+    assert len(corpus.projects) == 567  # the original is unchanged
 
     with pytest.raises(CorpusError, match="already exists") as info:
         extended.add(projects=projects)
@@ -202,6 +315,67 @@ def test_user_csv_extends_the_corpus(tmp_path, corpus):
     textless.write_text("id,name,objective\nMY-003,Nimi,SO2\n")
     with pytest.raises(CorpusError, match="needs a text"):
         corpus.add(projects=textless)
+
+
+_USER_HEADER = "id,name,country,lead,objective,objective_basis,language,description\n"
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "message"),
+    [
+        ("country", "fi", "'fi' is not an ISO 3166-1 alpha-2 country code in capitals"),
+        ("country", "XX", "'XX' is not an ISO 3166-1 alpha-2 country code"),
+        ("country", "Sweden", "'Sweden' is not an ISO 3166-1 alpha-2 country code"),
+        ("objective_basis", "guessed", "unknown value 'guessed'"),
+        ("objective_basis", "explict", "did you mean 'explicit'"),
+        ("language", "swedish", "unknown value 'swedish'"),
+        ("language", "SV", "unknown value 'SV'"),
+    ],
+)
+def test_user_project_codes_name_file_row_and_column(tmp_path, corpus, column, value, message):
+    good = {"country": "SE", "objective_basis": "explicit", "language": "sv"}
+    rows = []
+    for number in (1, 2, 3):
+        cells = dict(good)
+        if number == 2:
+            cells[column] = value
+        rows.append(
+            f"MY-00{number},Projekt {number},{cells['country']},se-migrationsverket,SO1,"
+            f"{cells['objective_basis']},{cells['language']},Ett projekt för asylsökande.\n"
+        )
+    path = tmp_path / "mine.csv"
+    path.write_text(_USER_HEADER + "".join(rows), encoding="utf-8")
+    with pytest.raises(CorpusError, match=message) as info:
+        Corpus.default().add(projects=path)
+    err = info.value
+    assert (err.file, err.row, err.column) == (str(path), 2, column)
+    assert "row 2" in str(err) and "mine.csv" in str(err)
+
+
+def test_user_organisation_country_is_checked(tmp_path, corpus):
+    path = tmp_path / "orgs.csv"
+    path.write_text(
+        "id,name,type,country\nmy-a,Förening A,ngo,SE\nmy-b,Verein B,ngo,Deutschland\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(CorpusError, match="'Deutschland' is not an ISO") as info:
+        corpus.add(organisations=path)
+    assert (info.value.file, info.value.row, info.value.column) == (str(path), 2, "country")
+
+
+def test_user_project_without_country_loads(tmp_path, corpus):
+    path = tmp_path / "mine.csv"
+    path.write_text(
+        "id,name,lead,objective,summary_en\n"
+        "MY-001,Return counselling,se-migrationsverket,SO3,Counselling on voluntary return.\n",
+        encoding="utf-8",
+    )
+    extended = corpus.add(projects=path)
+    row = extended.projects.set_index("id").loc["MY-001"]
+    assert row["country"] == "" and row["objective_basis"] == "" and row["language"] == ""
+    # A project without a country is in no country's subset, and not among the countries.
+    assert extended.countries == corpus.countries
+    assert "MY-001" not in set(extended.filter(countries="SE").projects["id"])
 
 
 def test_wheel_ships_the_corpus_and_models(tmp_path):
@@ -241,10 +415,12 @@ def test_wheel_ships_the_corpus_and_models(tmp_path):
         capture_output=True,
     )
     assert (target / "amif_match" / "_data" / "models" / "heads.npz").is_file()
+    # The command of issue 11's "done when", as JSON so the numbers can be checked one by one.
     code = (
-        "import amif_match, sys; from amif_match.corpus import Corpus; c = Corpus.default(); "
+        "import amif_match, json; from amif_match.corpus import Corpus; c = Corpus.default(); "
         "assert 'site' in amif_match.__file__, amif_match.__file__; "
-        "print(len(c.projects), len(c.organisations), len(c.activities), len(c.target_groups))"
+        "print(json.dumps([len(c.projects), c.projects.country.nunique(), "
+        "c.projects.objective.value_counts().to_dict(), len(c.organisations)]))"
     )
     out = subprocess.run(
         [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(target)!r}); {code}"],
@@ -253,4 +429,12 @@ def test_wheel_ships_the_corpus_and_models(tmp_path):
         text=True,
         cwd=tmp_path,
     )
-    assert out.stdout.split()[:2] == ["64", str(len(Corpus.default().organisations))]
+    projects, countries, objectives, organisations = json.loads(out.stdout)
+    here = Corpus.default()
+    assert projects == len(here.projects) >= 464
+    assert countries == here.projects["country"].nunique() >= 11
+    assert organisations == len(here.organisations)
+    assert objectives == here.projects["objective"].value_counts().to_dict()
+    assert objectives["SO3"] >= 75
+    # The issue asks SO4 >= 26; the corpus has 20 (shortfall explained in corpus/README.md).
+    assert objectives["SO4"] == 20

@@ -14,6 +14,7 @@ import pytest
 
 from amif_match import matcher
 from amif_match.interfaces.cli.app import build_parser
+from amif_match.interfaces.cli.arguments import option_values
 from amif_match.options import (
     MAX_CHARS,
     OPTIONS,
@@ -128,3 +129,34 @@ def test_each_command_returns_a_defined_record(schemas):
     assert schemas["PartnersResult"]["properties"]["partners"]["items"]["$ref"].endswith(
         RESULT_OF["partners"]
     )
+
+
+# --------------------------------------------------------------------------- countries
+
+
+def test_partner_country_options_are_in_every_interface(schemas):
+    """countries, country and transnational: the same names and defaults everywhere."""
+    names = ("countries", "country", "transnational")
+    api = inspect.signature(API["partners"]).parameters
+    request = schemas["PartnersRequest"]["properties"]
+    for name in names:
+        assert api[name].default is None
+        assert request[name].get("default") is None
+        assert _cli_action("partners", name).default is None
+    parse = _subparser("partners").parse_args
+    args = parse(
+        ["text", "--countries", "SE", "DE", "--countries", "FI;EE", "--transnational", "3"]
+    )
+    assert option_values(args, "partners")["countries"] == ["SE", "DE", "FI", "EE"]
+    assert args.transnational == 3
+    assert parse(["--country", "se", "text"]).country == "se"  # checked by PartnerQuery
+    with pytest.raises(SystemExit):
+        parse(["text", "--transnational", "1"])
+    assert models.PartnersRequest(text="x", countries=["SE"], transnational=27).transnational
+    with pytest.raises(ValueError, match="transnational"):
+        models.PartnersRequest(text="x", transnational=1)
+
+
+def test_partner_and_similar_project_results_carry_the_country(schemas):
+    assert "country" in schemas["Partner"]["properties"]
+    assert "country" in schemas["SimilarProject"]["properties"]

@@ -29,7 +29,10 @@ def _agg_backend(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
-@pytest.mark.parametrize("name", ["01_classify_a_proposal.ipynb", "02_portfolio_overview.ipynb"])
+@pytest.mark.parametrize(
+    "name",
+    ["01_classify_a_proposal.ipynb", "02_portfolio_overview.ipynb", "03_eu_portfolio.ipynb"],
+)
 def test_notebook_executes(name: str) -> None:
     path = NOTEBOOKS / name
     notebook = nbformat.read(path, as_version=4)

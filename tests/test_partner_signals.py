@@ -22,6 +22,7 @@ from amif_match.partners import (
     Registry,
     ResolvedQuery,
     TextRelevance,
+    cover_member_states,
 )
 from amif_match.partners.signals import FitData, calibrate
 
@@ -344,3 +345,98 @@ def test_matcher_owns_the_recommender_and_its_cache(tmp_path, monkeypatch):
     assert embedder.calls == calls
     frame = matcher.suggest_partners(text, k=3)
     assert embedder.calls == calls + 1 and len(frame) == 3
+
+
+# --------------------------------------------------------------------------- countries
+
+# The same five organisations with countries: a and b Finnish, c and e Swedish, d German.
+ORGS_C = ORGS.assign(country=["FI", "FI", "SE", "DE", "SE"])
+
+
+@pytest.fixture
+def countries_rec() -> PartnerRecommender:
+    registry = Registry.from_tables(PROJECTS, ORGS_C)
+    vectors = np.vstack([EYE, np.full((1, 4), 0.5, dtype=np.float32)])  # d: no project
+    return PartnerRecommender().fit_registry(registry, EYE, vectors[[0, 1, 2, 4, 3]])
+
+
+def test_registry_reads_countries_and_tolerates_their_absence(registry):
+    with_countries = Registry.from_tables(PROJECTS, ORGS_C)
+    assert with_countries.org_countries == ["FI", "FI", "SE", "DE", "SE"]
+    assert with_countries.country("d") == "DE"
+    assert registry.org_countries == [""] * 5
+
+
+def test_partners_default_to_the_applicants_country(countries_rec):
+    query = unit(1, 1, 1, 1)
+    everyone = countries_rec.suggest(query, k=5)
+    assert set(everyone["country"]) == {"FI", "SE", "DE"}  # no country known: all countries
+    assert everyone.attrs["countries"] == [] and everyone.attrs["country"] is None
+    national = countries_rec.suggest(query, k=5, applicant="a")  # a is Finnish
+    assert national["id"].tolist() == ["b"]
+    assert national.attrs["country"] == "FI" and national.attrs["countries"] == ["FI"]
+    # countries= replaces the default scope; lower case is fine.
+    assert set(countries_rec.suggest(query, k=5, applicant="a", countries=["se", "DE"])["id"]) == {
+        "c",
+        "d",
+        "e",
+    }
+    # country= names the applicant's country when the registry does not know the applicant.
+    swedish = countries_rec.suggest(query, k=5, applicant="Ny Förening", country="se")
+    assert set(swedish["country"]) == {"SE"} and swedish.attrs["country"] == "SE"
+    # ... and wins over the registry's country (an organisation applying in another country).
+    assert set(countries_rec.suggest(query, k=5, applicant="a", country="DE")["id"]) == {"d"}
+
+
+def test_organisations_without_a_country_stay_in_the_default_scope_only():
+    registry = Registry.from_tables(PROJECTS, ORGS.assign(country=["FI", "FI", "SE", "", "SE"]))
+    vectors = np.vstack([EYE, np.full((1, 4), 0.5, dtype=np.float32)])  # d: no project
+    rec = PartnerRecommender().fit_registry(registry, EYE, vectors[[0, 1, 2, 4, 3]])
+    query = unit(1, 1, 1, 1)
+    assert set(rec.suggest(query, k=5, applicant="a")["id"]) == {"b", "d"}
+    assert set(rec.suggest(query, k=5, applicant="a", countries="FI")["id"]) == {"b"}
+
+
+def test_cover_member_states_takes_the_best_of_each_new_state_then_fills_by_score():
+    countries = ["FI", "FI", "FI", "SE", "CH", "DE", "SE"]
+    order = list(range(7))  # already best first
+    assert cover_member_states(order, countries, {"FI"}, 3, 4) == [0, 1, 3, 5]
+    assert cover_member_states(order, countries, set(), 2, 3) == [0, 1, 3]
+    # CH is not a Member State; n already covered: plain top k.
+    assert cover_member_states(order, countries, {"FI", "SE"}, 2, 3) == [0, 1, 2]
+    assert cover_member_states(order, countries, {"FI"}, 3, 1) == [3]  # k too small
+    assert cover_member_states(order, ["FI"] * 7, set(), 3, 3) == [0, 1, 2]  # too few states
+
+
+def test_transnational_mode_spans_member_states_and_says_so(countries_rec):
+    query = unit(1, 1, 1, 1)
+    frame = countries_rec.suggest(query, k=2, applicant="a", transnational=3)
+    states = {"FI"} | set(frame["country"])
+    assert len(states) >= 3 and frame.attrs["member_states"] == sorted(states)
+    assert frame["score"].is_monotonic_decreasing  # the picks stay in score order
+    adds = [text for text in frame["explanation"] if "into the consortium" in text]
+    assert len(adds) == 2 and any("Germany (DE)" in text for text in adds)
+    plain = countries_rec.suggest(query, k=2, applicant="a", countries=["FI", "SE", "DE"])
+    assert plain.attrs.get("member_states") is None
+    assert not any("into the consortium" in text for text in plain["explanation"])
+    with pytest.raises(ValueError, match="needs 3 Member States"):
+        countries_rec.suggest(query, applicant="a", countries=["SE"], transnational=3)
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "match"),
+    [
+        ({"countries": ["XX"]}, ValueError, "unknown country code 'XX'"),
+        ({"countries": "EL"}, ValueError, "did you mean 'GR'"),
+        ({"countries": ["EU"]}, ValueError, "transnational=N"),
+        ({"countries": [1]}, TypeError, "countries must contain only str"),
+        ({"country": "Sweden"}, ValueError, "unknown country 'Sweden' .did you mean 'SE'"),
+        ({"country": 46}, TypeError, "country must be a str"),
+        ({"transnational": 1}, ValueError, "transnational must be between 2 and 27"),
+        ({"transnational": 28}, ValueError, "transnational must be between 2 and 27"),
+        ({"transnational": True}, TypeError, "transnational must be an int"),
+    ],
+)
+def test_partner_query_rejects_bad_countries(options, error, match):
+    with pytest.raises(error, match=match):
+        PartnerQuery(**options)

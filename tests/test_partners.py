@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn.exceptions import NotFittedError
 
-from amif_match.corpus import ORG_TYPES, Corpus
+from amif_match.corpus import MEMBER_STATES, ORG_TYPES, Corpus
 from amif_match.embedding import embed_documents
 from amif_match.errors import InputError
 from amif_match.evaluate.partners import evaluate_partners, gini, mask_organisation_names
@@ -29,6 +29,10 @@ DONE_WHEN = (
 RETURN = (
     "Hankkeessa kehitetään vapaaehtoisen paluun neuvontaa ja paluun jälkeistä tukea "
     "kielteisen turvapaikkapäätöksen saaneille yhdessä vastaanottokeskusten kanssa."
+)
+RETURN_EN = (
+    "Assisted voluntary return and reintegration: counselling for rejected asylum seekers "
+    "and reintegration support in their countries of origin, with partners abroad."
 )
 MENTAL_HEALTH = (
     "Pakolaisten mielenterveyden tukeminen: koulutetaan sosiaali- ja terveysalan ammattilaisia "
@@ -237,6 +241,41 @@ def test_newcomer_organisations_only_by_profile(rec, embed):
     assert (strict["n_projects"] > 0).all()
 
 
+# --------------------------------------------------------------------------- countries
+
+
+def test_swedish_applicant_gets_swedish_partners_by_default(rec, embed, corpus):
+    assert corpus.organisations.set_index("id").loc["se-migrationsverket", "country"] == "SE"
+    query = embed(RETURN_EN)
+    frame = rec.suggest(query, k=10, applicant="se-migrationsverket")
+    assert len(frame) == 10 and set(frame["country"]) == {"SE"}
+    assert frame.attrs["country"] == "SE" and frame.attrs["countries"] == ["SE"]
+    # Without an applicant the same query reaches other countries too.
+    assert len(set(rec.suggest(query, k=10)["country"])) > 1
+    german = rec.suggest(query, k=10, applicant="se-migrationsverket", countries=["DE"])
+    assert len(german) == 10 and set(german["country"]) == {"DE"}
+    # A Finnish applicant: Finnish partners; an unknown applicant with country= likewise.
+    assert set(rec.suggest(query, k=10, applicant="migri")["country"]) == {"FI"}
+    new = rec.suggest(query, k=10, applicant="Uusi yhdistys ry", country="fi")
+    assert set(new["country"]) == {"FI"}
+
+
+def test_transnational_consortium_spans_three_member_states(rec, embed):
+    query = embed(RETURN_EN)
+    frame = rec.suggest(query, k=10, applicant="se-migrationsverket", transnational=3)
+    states = ({"SE"} | set(frame["country"])) & set(MEMBER_STATES)
+    assert len(states) >= 3 and frame.attrs["member_states"] == sorted(states)
+    assert len(set(frame["country"])) > 1  # cross-border partners only in this mode
+    adds = frame[frame["explanation"].str.contains("into the consortium")]
+    assert len(adds) >= 2 and set(adds["country"]) <= states - {"SE"}
+    assert frame["score"].is_monotonic_decreasing
+    # Three places and no applicant: three different Member States.
+    three = rec.suggest(query, k=3, transnational=3)
+    assert len(set(three["country"]) & set(MEMBER_STATES)) == 3
+    with pytest.raises(ValueError, match="unknown country code"):
+        rec.suggest(query, countries=["XX"])
+
+
 # --------------------------------------------------------------------------- user corpus
 
 
@@ -355,9 +394,14 @@ def test_organisation_profiles_do_not_name_projects(corpus):
     assert len(texts) == len(corpus.organisations)
     ids = set(corpus.projects["id"])
     acronyms = {a for a in corpus.projects["acronym"] if isinstance(a, str) and len(a) > 3}
-    for text in texts:
+    for text, row in zip(texts, corpus.organisations.to_dict("records"), strict=True):
         assert not any(i in text for i in ids)
-        assert not any(f" {a} " in f" {text} " for a in acronyms)
+        # An organisation's own name may share a word with an unrelated project's acronym
+        # (the Latvian shelter "Safe House" and the Italian project "Safe"); the profile must
+        # not bring in a project name from anywhere else.
+        own = " ".join([row["name"], *row["aliases"]])
+        named = [a for a in acronyms if f" {a} " in f" {text} " and f" {a} " not in f" {own} "]
+        assert not named, (row["id"], named)
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -415,5 +459,47 @@ def test_leave_one_partner_out_evaluation(corpus, embedder):
     assert diversity.loc["popularity", "gini@10"] > diversity.loc["combined", "gini@10"]
     by_period = result["by_period"]
     combined_all = by_period[(by_period["segment"] == "all") & (by_period["method"] == "combined")]
-    assert set(combined_all["period"]) == {"2014-2020", "2021-2027"}
+    # A few gathered projects give no period; they are reported as "unknown", not dropped.
+    assert {"2014-2020", "2021-2027"} <= set(combined_all["period"])
+    assert set(combined_all["period"]) <= {"2014-2020", "2021-2027", "unknown"}
     assert combined_all["n_queries"].sum() == expected
+    # The default country scope: a national project's queries rank only its country's
+    # organisations (and the one without a known country; a hidden partner from abroad is out
+    # of scope and a miss); Union actions rank every organisation.
+    scoped = result["queries_in_scope"]
+    assert len(scoped) == len(queries)
+    national = scoped[scoped["project_kind"] == "national"]
+    org_country = corpus.organisations.set_index("id")["country"].fillna("")
+    for row in national[national["method"] == "combined"].to_dict("records"):
+        assert {org_country[o] for o in row["top"]} <= {row["country"], ""}
+        assert row["in_scope"] == (row["hidden_country"] in {row["country"], ""})
+    assert (national.loc[~national["in_scope"], "Hit@10"] == 0).all()
+    assert (scoped.loc[scoped["project_kind"] == "union_action", "in_scope"]).all()
+    by_scope = result["by_scope"].set_index(["project_kind", "segment", "method"])
+    union_ids = set(corpus.projects.loc[corpus.projects["country"] == "EU", "id"])
+    n_union = combined["project_id"].isin(union_ids).sum()
+    assert n_union > 100
+    assert by_scope.loc[("union_action", "all", "combined"), "n_queries"] == n_union
+    # Union actions: partners from a country the rest of the consortium lacks can be found.
+    union = result["union_actions"].set_index(["partner", "segment", "method"]).sort_index()
+    cross = union.loc[("cross_border", "incumbents")]
+    assert cross.loc["combined", "MRR"] > cross.loc["popularity", "MRR"]
+    assert cross.loc["combined", "Hit@10"] > cross.loc["popularity", "Hit@10"]
+    assert (
+        union.xs("all", level="segment")["n_queries"]
+        .groupby(level="method")
+        .sum()
+        .eq(n_union)
+        .all()
+    )
+
+
+def test_similar_projects_come_from_every_country_and_show_it(matcher, corpus):
+    """'What was done elsewhere' is useful to all: similar projects carry their country."""
+    result = matcher.classify(RETURN_EN, k=10)
+    country = corpus.projects.set_index("id")["country"]
+    similar = result.similar_projects
+    assert len(similar) == 10
+    assert all(p["country"] == country[p["id"]] for p in similar)
+    assert len({p["country"] for p in similar}) > 1
+    assert list(result.to_dict()["similar_projects"][0]) == ["id", "name", "country", "score"]

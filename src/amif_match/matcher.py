@@ -251,6 +251,9 @@ class Matcher:
         org_types: Sequence[str] | None = None,
         region: str | Sequence[str] | None = None,
         exclude: Sequence[str] | None = None,
+        countries: str | Sequence[str] | None = None,
+        country: str | None = None,
+        transnational: int | None = None,
         complement: bool = False,
         newcomers: bool = True,
     ) -> pd.DataFrame:

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from amif_match.corpus import LAYERS, ORG_TYPES
+from amif_match.corpus import LAYERS, MEMBER_STATES, ORG_TYPES
 from amif_match.text import LANGUAGES, MAX_CHARS
 
 __all__ = [
@@ -61,6 +61,7 @@ class Option:
         many: A list of values (the CLI repeats the flag; ``;`` also separates values).
         flag: The CLI flag when it is not ``--`` plus the name with dashes.
         short: A one-letter CLI flag (``-k``).
+        several: With ``many``, one CLI flag also takes several values (``--countries SE DE``).
     """
 
     name: str
@@ -74,6 +75,7 @@ class Option:
     many: bool = False
     flag: str | None = None
     short: str | None = None
+    several: bool = False
 
     @property
     def cli_flag(self) -> str:
@@ -121,8 +123,9 @@ class Option:
         """What a number must be, in words (used in every interface's error messages)."""
         if self.type is float:
             return f"a number between {self.minimum:g} and {self.maximum:g}"
+        low = int(self.minimum or 0)
         what = {1: "a positive integer", 0: "a non-negative integer"}.get(
-            int(self.minimum or 0), "an integer"
+            low, f"an integer of at least {low}"
         )
         return what if self.maximum is None else f"{what} (at most {self.maximum:g})"
 
@@ -219,6 +222,34 @@ OPTIONS: tuple[Option, ...] = (
         many=True,
     ),
     Option(
+        "countries",
+        str,
+        None,
+        "Keep only organisations of these countries (ISO 3166 alpha-2 codes, e.g. SE DE); "
+        "default: the applicant's country, or every country in transnational mode",
+        ("partners",),
+        many=True,
+        several=True,
+    ),
+    Option(
+        "country",
+        str,
+        None,
+        "The applicant's country (ISO 3166 alpha-2) when the registry does not know the "
+        "applicant; partners default to this country",
+        ("partners",),
+    ),
+    Option(
+        "transnational",
+        int,
+        None,
+        "Build a consortium spanning at least this many Member States (a Union action); "
+        "partners may come from every country",
+        ("partners",),
+        minimum=2,
+        maximum=len(MEMBER_STATES),
+    ),
+    Option(
         "complement",
         bool,
         False,
@@ -304,7 +335,12 @@ RESULTS: dict[str, tuple[Field, ...]] = {
         Field("selected", bool),
     ),
     "Evidence": (Field("text", str), Field("supports", str), Field("score", float)),
-    "SimilarProject": (Field("id", str), Field("name", str), Field("score", float)),
+    "SimilarProject": (
+        Field("id", str),
+        Field("name", str),
+        Field("country", str, help="The project's country (ISO 3166 alpha-2; EU: Union action)."),
+        Field("score", float),
+    ),
     "FundGuess": (Field("fund", str), Field("probability", float)),
     "ModelInfo": (Field("embedder", str), Field("version", str)),
     "ClassificationResult": (
@@ -349,6 +385,7 @@ RESULTS: dict[str, tuple[Field, ...]] = {
         Field("type", str, optional=True),
         Field("city", str, optional=True),
         Field("region", str, optional=True),
+        Field("country", str, optional=True, help="ISO 3166 alpha-2 code of the organisation."),
         Field("score", float),
         Field("text_score", float),
         Field("network_score", float),

@@ -160,6 +160,13 @@ class ResultAssembler:
         funds = model.fund_guess(doc_vecs)
         obj_t = model.objective_.threshold_ if threshold is None else threshold
         tg_t = model.target_groups_.threshold_ if threshold is None else threshold
+        table = self.projects.projects
+        countries = table["country"] if "country" in table else [""] * len(table)
+        # Projects a user added without a country column have none: "" rather than NaN.
+        project_country = {
+            pid: c if isinstance(c, str) else ""
+            for pid, c in zip(table["id"], countries, strict=True)
+        }
         results = []
         for i, doc in enumerate(docs):
             objectives = label_rows(
@@ -194,8 +201,15 @@ class ResultAssembler:
                     activities=activities,
                     target_groups=target_groups,
                     evidence=evidence,
+                    # Similar projects come from every country and show it: what was done
+                    # elsewhere is useful to every applicant.
                     similar_projects=[
-                        {"id": r.id, "name": r.name, "score": round(float(r.score), 4)}
+                        {
+                            "id": r.id,
+                            "name": r.name,
+                            "country": project_country.get(r.id, ""),
+                            "score": round(float(r.score), 4),
+                        }
                         for r in similar.itertuples()
                     ],
                     in_scope=in_scope,

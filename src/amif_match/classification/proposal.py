@@ -17,7 +17,7 @@ pickles, as ``heads.npz`` + ``heads.json``.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,29 @@ _ALIASES = {
     "fund_head_": ("scope_", "fund_head_"),
     "scope_threshold_": ("scope_", "threshold_"),
 }
+
+
+def scope_row_languages(
+    project_vectors: Mapping[str, np.ndarray],
+    catalogue: CatalogueIndex,
+    n_negatives: int,
+    project_languages: Mapping[str, Sequence[str]] | None,
+    negative_languages: Sequence[str] | None,
+) -> list[str]:
+    """The language of every scope training row, in the order :meth:`ProposalClassifier.fit`
+    stacks them: project rows per key, catalogue rows per language, then the negatives."""
+    given = project_languages or {}
+    out: list[str] = []
+    for key, vectors in project_vectors.items():
+        langs = list(given.get(key) or [])
+        out += (
+            [lang or key for lang in langs] if len(langs) == len(vectors) else [key] * len(vectors)
+        )
+    for lang, vectors in catalogue.language_vectors.items():
+        out += [lang] * len(vectors.reshape(-1, vectors.shape[-1]))
+    negs = list(negative_languages or [])
+    out += negs if len(negs) == n_negatives else ["und"] * n_negatives
+    return out
 
 
 class ProposalClassifier(BaseEstimator):
@@ -98,6 +121,8 @@ class ProposalClassifier(BaseEstimator):
         *,
         scope_negatives: np.ndarray | None = None,
         scope_funds: Sequence[str] | None = None,
+        project_languages: Mapping[str, Sequence[str]] | None = None,
+        scope_languages: Sequence[str] | None = None,
     ) -> ProposalClassifier:
         """Fit every estimator.
 
@@ -111,6 +136,10 @@ class ProposalClassifier(BaseEstimator):
             target_groups: Target-group codes of each project.
             scope_negatives: ``(m, d)`` vectors of texts that are not AMIF proposals.
             scope_funds: Fund each negative resembles (ISF, BMVI, ERDF, ...).
+            project_languages: Key of ``project_vectors`` -> the language of each row (a
+                key's rows are in that language when missing), for the scope head's
+                language balance.
+            scope_languages: The language of each negative.
         """
         objective = ObjectiveClassifier() if self.objective is None else self.objective
         self.objective_ = clone(objective).fit(project_vectors, objectives, catalogue=catalogue)
@@ -129,10 +158,14 @@ class ProposalClassifier(BaseEstimator):
         )
         negatives = positives[:0] if scope_negatives is None else scope_negatives
         scope = ScopeClassifier() if self.scope is None else self.scope
+        languages = scope_row_languages(
+            project_vectors, catalogue, len(negatives), project_languages, scope_languages
+        )
         self.scope_ = clone(scope).fit(
             np.concatenate([positives, negatives]),
             np.arange(len(positives) + len(negatives)) < len(positives),
             funds=scope_funds,
+            languages=languages,
         )
         self.training_ = {
             "projects": len(objectives),

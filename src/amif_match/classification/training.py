@@ -32,7 +32,11 @@ def training_signals(corpus: Corpus, store: Embedder) -> dict[str, Any]:
         texts[lang] = [d.text for d in docs]
     negatives = corpus.out_of_scope
     neg_vectors = embed_documents(store, list(negatives["text"]))[0] if len(negatives) else None
+    # Finnish rows keep description_fi; every other row's description is in its `language`.
+    own = [lang or "fi" for lang in corpus.projects.get("language", [""] * len(corpus.projects))]
     return {
+        "project_languages": {"fi": own, "en": ["en"] * len(own)},
+        "scope_languages": list(negatives["language"]) if len(negatives) else None,
         "project_vectors": vectors,
         "project_sentences": sentences,
         "project_texts": texts,
@@ -55,6 +59,8 @@ def fit_proposal_classifier(
         [list(t) for t in corpus.projects["target_groups"]],
         scope_negatives=signals["scope_negatives"],
         scope_funds=signals["scope_funds"],
+        project_languages=signals["project_languages"],
+        scope_languages=signals["scope_languages"],
     )
 
 

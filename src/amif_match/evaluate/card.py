@@ -44,9 +44,33 @@ def results_section(results: dict[str, Any], *, command: str) -> str:
         f"(embedder `{results['embedder']}`, amif_match {results['version']}, "
         f"{results['n_projects']} projects, {results['n_splits']}-fold stratified CV, "
         f"{results['seconds']:.0f} s)._",
+        *_training_data(results),
+        *_countries_section(results),
         "",
         "### Objectives (mean over folds)",
+        *(
+            [
+                f"Finnish folds: the {results['n_fi_projects']} Finnish projects are split into "
+                f"{results['n_splits']} stratified folds; every other country's projects are "
+                "always in training (as in the production model). Test texts: the Finnish "
+                "descriptions (`fi`) and English summaries (`en`).",
+                "",
+            ]
+            if "n_fi_projects" in results
+            else []
+        ),
         markdown_table(summary[OBJECTIVE_COLUMNS]),
+        *(
+            [
+                "",
+                "The same Finnish folds, trained on the Finnish projects alone (the model "
+                "before the multi-country corpus):",
+                "",
+                markdown_table(results["classification_fi_only"]["summary"][OBJECTIVE_COLUMNS]),
+            ]
+            if "classification_fi_only" in results
+            else []
+        ),
         "",
         "### Objectives per fold (combined vs. baseline)",
         markdown_table(per_fold),
@@ -69,6 +93,59 @@ def results_section(results: dict[str, Any], *, command: str) -> str:
             parts += ["", f"**{name}**", "", markdown_table(frame)]
     parts.append(END)
     return "\n".join(parts)
+
+
+def _training_data(results: dict[str, Any]) -> list[str]:
+    """The training-data line: projects, countries and objective counts."""
+    if "objective_counts" not in results:
+        return []
+    counts = ", ".join(f"{code} {results['objective_counts'].get(code, 0)}" for code in OBJECTIVES)
+    return [
+        "",
+        f"Training data of the bundled heads: {results['n_projects']} projects of "
+        f"{results['n_countries']} countries (`EU` = Union actions counted as one), each "
+        f"in its own language and in English; objectives: {counts}.",
+    ]
+
+
+def _countries_section(results: dict[str, Any]) -> list[str]:
+    """The leave-one-country-out tables (own-language descriptions and English summaries)."""
+    if "countries" not in results:
+        return []
+    tables = results["countries"]
+
+    def wide(frame: Any, key: str) -> Any:
+        own = frame[frame["text"] == "description"].drop(columns=["text"])
+        english = frame[frame["text"] == "summary_en"][[key, "accuracy", "macro_f1"]]
+        english = english.rename(columns={"accuracy": "accuracy_en", "macro_f1": "macro_f1_en"})
+        return own.merge(english, on=key, how="left")[
+            [key, "projects", "accuracy", "macro_f1", "accuracy_en", "macro_f1_en"]
+            + [f"{c}_f1" for c in OBJECTIVES]
+        ]
+
+    language = tables["by_language"]
+    return [
+        "",
+        "### Leave-one-country-out (objectives)",
+        "Each country's projects (`EU`: the Union actions) are held out in turn; the objective "
+        "estimator is refitted on every other country's projects with the production "
+        "parameters. `accuracy`/`macro_f1`: on the held-out projects' own-language "
+        "descriptions; `_en`: on their English summaries; the per-objective F1 are on the "
+        "descriptions. Macro-F1 averages the objectives present in the country's labels or "
+        "predictions (`nan`: absent from both).",
+        "",
+        "Pooled over every held-out project:",
+        "",
+        markdown_table(tables["by_text"]),
+        "",
+        "Per held-out country:",
+        "",
+        markdown_table(wide(tables["by_country"], "country")),
+        "",
+        "Per language of the description (`en` summaries are all projects' English summaries):",
+        "",
+        markdown_table(language.sort_values(["text", "projects"], ascending=[True, False])),
+    ]
 
 
 def write_model_card(results: dict[str, Any], path: str | Path, *, command: str) -> Path:

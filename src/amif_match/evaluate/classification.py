@@ -8,6 +8,7 @@ production.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,8 +80,14 @@ def evaluate_classification(
     *,
     n_splits: int = 5,
     random_state: int = 0,
+    folds_of: Sequence[str] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Stratified k-fold cross-validation of objectives, target groups and activities.
+
+    With ``folds_of`` (country codes, e.g. ``["FI"]``) only those countries' projects are split
+    into folds and tested; every other project is always in training (the production model is
+    trained on all countries, so this is what a Finnish applicant gets). Without it, every
+    project is split into folds.
 
     Methods, side by side on the same folds: ``zero-shot`` (catalogue similarity only),
     ``supervised`` (heads trained on the training-fold projects only), ``combined`` (the
@@ -112,9 +119,18 @@ def evaluate_classification(
 
     rows_out: list[dict[str, Any]] = []
     folds = StratifiedKFold(n_splits, shuffle=True, random_state=random_state)
+    tested = np.arange(len(y))
+    if folds_of is not None:
+        tested = np.flatnonzero(projects["country"].isin(list(folds_of)).to_numpy())
+        if not len(tested):
+            raise ValueError(f"no projects of {list(folds_of)} in the corpus")
+    always = np.setdiff1d(np.arange(len(y)), tested)  # in every training set
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # SO4 has a single project: sklearn warns about it
-        splits = list(folds.split(np.zeros(len(y)), y))
+        warnings.simplefilter("ignore")  # Finland has a single SO4 project: sklearn warns
+        splits = [
+            (np.concatenate([always, tested[train]]), tested[test])
+            for train, test in folds.split(np.zeros(len(tested)), y[tested])
+        ]
     for fold, (train, test) in enumerate(splits):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

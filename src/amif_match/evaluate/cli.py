@@ -7,6 +7,7 @@ import json
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -16,9 +17,10 @@ from amif_match.corpus import Corpus
 from amif_match.embedding import DEFAULT_EMBEDDER
 from amif_match.evaluate.card import write_model_card
 from amif_match.evaluate.classification import evaluate_classification
+from amif_match.evaluate.countries import evaluate_countries
 from amif_match.evaluate.scope import evaluate_scope
 
-__all__ = ["main", "print_tables", "run"]
+__all__ = ["evaluation_json", "main", "print_tables", "run"]
 
 #: Columns of the classification summary printed on the terminal.
 PRINTED_COLUMNS = [
@@ -53,8 +55,17 @@ def run(*, embedder: str = DEFAULT_EMBEDDER, n_splits: int = 5, partners: bool =
     from amif_match.evaluate.partners import evaluate_partners
 
     start = time.perf_counter()
+    corpus = Corpus.default()
     results: dict[str, Any] = {
-        "classification": evaluate_classification(embedder=embedder, n_splits=n_splits),
+        # The Finnish folds, with every other country's projects always in training.
+        "classification": evaluate_classification(
+            embedder=embedder, n_splits=n_splits, folds_of=["FI"]
+        ),
+        # The same folds trained on the Finnish projects alone (the model before issue 11).
+        "classification_fi_only": evaluate_classification(
+            Corpus.default(countries=["FI"]), embedder=embedder, n_splits=n_splits
+        ),
+        "countries": evaluate_countries(embedder=embedder),
         "scope": evaluate_scope(embedder=embedder, n_splits=n_splits),
     }
     if partners:
@@ -64,10 +75,21 @@ def run(*, embedder: str = DEFAULT_EMBEDDER, n_splits: int = 5, partners: bool =
             "by period (weights tuned on 2014-2020 queries only)": tables["by_period"],
             "diversity of top-10 lists": tables["diversity"],
         }
+        # The multi-country tables, where the partner evaluation provides them.
+        for key, name in (
+            ("by_scope", "by project kind and segment, in the default country scope"),
+            ("union_actions", "Union actions: cross-border vs same-country partners"),
+        ):
+            if key in tables:
+                results["partners"][name] = tables[key]
+    projects = corpus.projects
     results.update(
         embedder=embedder,
         version=__version__,
-        n_projects=len(Corpus.default().projects),
+        n_projects=len(projects),
+        n_countries=projects["country"].nunique(),
+        n_fi_projects=int((projects["country"] == "FI").sum()),
+        objective_counts={k: int(v) for k, v in projects["objective"].value_counts().items()},
         n_splits=n_splits,
         seconds=time.perf_counter() - start,
     )
@@ -79,9 +101,51 @@ def print_tables(results: dict[str, Any]) -> None:
     summary = results["classification"]["summary"]
     with pd.option_context("display.width", 200, "display.max_columns", 20, "display.precision", 3):
         print(summary[PRINTED_COLUMNS].to_string(index=False))
+        if "countries" in results:
+            countries = results["countries"]
+            columns = ["country", "text", "projects", "accuracy", "macro_f1"]
+            print("\nleave-one-country-out (pooled, then per country)")
+            print(countries["by_text"].to_string(index=False))
+            print(countries["by_country"][columns].to_string(index=False))
         print(results["scope"].to_string(index=False))
         for name, frame in results.get("partners", {}).items():
             print(f"\n{name}\n{frame.to_string(index=False)}")
+
+
+def evaluation_json(results: dict[str, Any]) -> dict[str, Any]:
+    """The leave-one-country-out and Finnish CV results as plain data (``evaluation.json``).
+
+    ``accuracy`` and ``macro_f1`` of a country or language are on the held-out projects'
+    own-language descriptions; ``accuracy_en`` and ``macro_f1_en`` on their English summaries.
+    """
+
+    def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+        return json.loads(frame.to_json(orient="records"))
+
+    def merged(frame: pd.DataFrame, key: str) -> list[dict[str, Any]]:
+        own = frame[frame["text"] == "description"].drop(columns=["text"])
+        english = frame[frame["text"] == "summary_en"][[key, "accuracy", "macro_f1"]]
+        english = english.rename(columns={"accuracy": "accuracy_en", "macro_f1": "macro_f1_en"})
+        return records(own.merge(english, on=key, how="left"))
+
+    countries = results["countries"]
+    columns = ["method", "language", "accuracy", "macro_f1"]
+    return {
+        "leave_one_country_out": merged(countries["by_country"], "country"),
+        "by_language": records(countries["by_language"]),
+        "pooled": records(countries["by_text"]),
+        "finnish_cv": {
+            "n_splits": results["n_splits"],
+            "training": "all non-FI projects + the 4 Finnish training folds",
+            "summary": records(results["classification"]["summary"][columns]),
+            "fi_only_training": records(results["classification_fi_only"]["summary"][columns]),
+        },
+        **{
+            k: results[k]
+            for k in ("embedder", "version", "n_projects", "n_countries", "objective_counts")
+        },
+        "generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
 
 
 def _json_tables(results: dict[str, Any]) -> str:
@@ -94,6 +158,7 @@ def _json_tables(results: dict[str, Any]) -> str:
             "classification_folds": records(results["classification"]["folds"]),
             "scope": records(results["scope"]),
             "partners": {k: records(v) for k, v in results.get("partners", {}).items()},
+            **({"countries": evaluation_json(results)} if "countries" in results else {}),
             **{k: results[k] for k in ("embedder", "version", "n_projects", "n_splits")},
         },
         ensure_ascii=False,
@@ -115,5 +180,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             + f" --card {args.card}"
         )
         write_model_card(results, args.card, command=command)
-        print(f"wrote {args.card}", file=sys.stderr if args.json else sys.stdout)
+        # The plain-data results next to the card (the notebooks plot them).
+        out = Path(args.card).with_name("evaluation.json")
+        out.write_text(
+            json.dumps(evaluation_json(results), ensure_ascii=False, indent=1) + "\n",
+            encoding="utf-8",
+        )
+        print(f"wrote {args.card} and {out}", file=sys.stderr if args.json else sys.stdout)
     return 0

@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "DEFAULT_GRID",
     "METHODS",
+    "country_tables",
     "evaluate_partners",
     "gini",
     "main",
@@ -129,6 +130,10 @@ def _models(params: dict[str, Any], methods: Sequence[str]) -> dict[str, Partner
 
 def _leave_one_partner_out_queries(corpus: Corpus, *, mask_names: bool) -> list[dict[str, Any]]:
     texts = corpus.project_texts("fi")
+    orgs = corpus.organisations
+    org_country = dict(
+        zip(orgs["id"], orgs["country"] if "country" in orgs else [""] * len(orgs), strict=True)
+    )
     queries: list[dict[str, Any]] = []
     for j, row in enumerate(corpus.projects.to_dict("records")):
         members = participants(row["lead"], row["partners"])
@@ -138,13 +143,21 @@ def _leave_one_partner_out_queries(corpus: Corpus, *, mask_names: bool) -> list[
             text = texts.iloc[j]
             if mask_names:
                 text = mask_organisation_names(text, _org_names(corpus.organisations, hidden))
+            consortium = [m for m in members if m != hidden]
+            hidden_country = clean(org_country.get(hidden))
             queries.append(
                 {
                     "project_row": j,
                     "project_id": row["id"],
-                    "period": clean(row.get("period")),
+                    "period": clean(row.get("period")) or "unknown",
+                    "country": clean(row.get("country")),
                     "hidden": hidden,
-                    "consortium": [m for m in members if m != hidden],
+                    "hidden_country": hidden_country,
+                    # A partner from a country none of the other participants is from: what
+                    # a transnational consortium has to find.
+                    "cross_border": hidden_country
+                    not in {clean(org_country.get(m)) for m in consortium},
+                    "consortium": consortium,
                     "text": text,
                 }
             )
@@ -238,36 +251,56 @@ def _score_query(
     pi: int,
     k: int,
 ) -> list[dict[str, Any]]:
-    """The metric rows of one query for each fitted method."""
+    """The metric rows of one query for each fitted method: ``ranking`` ``all`` ranks every
+    registry organisation; ``default_scope`` ranks what a user gets by default (a national
+    project: organisations of its country; a Union action: every organisation), where a
+    hidden partner outside the scope counts as a miss."""
     seeds = tuple(m for m in q["consortium"] if m in registry.org_index)
     query = ResolvedQuery(seeds=seeds)
     candidates = np.ones(len(registry), dtype=bool)
     candidates[[registry.org_index[s] for s in seeds]] = False
+    union_action = q.get("country", "") == "EU"
+    in_scope = candidates.copy()
+    if q.get("country") and not union_action:
+        scope = ResolvedQuery(countries=frozenset({q["country"]}))
+        in_scope &= np.array([scope.in_scope(c) for c in registry.org_countries])
     truth = registry.org_index[q["hidden"]]
     incumbent = bool(registry.n_projects[truth] > 0)
     rows = []
     for method, model in fitted.items():
         scores = model.scores(vector, query).score.astype(np.float64)
-        cand_scores = scores[candidates]
-        s_true = scores[truth]
-        higher = int((cand_scores > s_true + 1e-9).sum())
-        ties = int((np.abs(cand_scores - s_true) <= 1e-9).sum())
-        order = sorted(
-            np.flatnonzero(candidates),
-            key=lambda i: (-scores[i], -registry.n_projects[i], registry.org_ids[i]),
-        )
-        rows.append(
-            {
-                "params": pi,
-                "method": method,
-                "project_id": q["project_id"],
-                "period": q["period"],
-                "hidden": q["hidden"],
-                "segment": "incumbents" if incumbent else "newcomers",
-                "top": [str(registry.org_ids[i]) for i in order[:k]],
-                **_expected_rank_metrics(higher, ties, k),
-            }
-        )
+        for ranking, mask in (("all", candidates), ("default_scope", in_scope)):
+            if mask[truth]:
+                cand_scores = scores[mask]
+                s_true = scores[truth]
+                higher = int((cand_scores > s_true + 1e-9).sum())
+                ties = int((np.abs(cand_scores - s_true) <= 1e-9).sum())
+                metrics = _expected_rank_metrics(higher, ties, k)
+            else:  # the default scope never suggests it
+                metrics = {key: 0.0 for key in _expected_rank_metrics(0, 1, k)}
+                metrics["rank"] = float("nan")
+            order = sorted(
+                np.flatnonzero(mask),
+                key=lambda i: (-scores[i], -registry.n_projects[i], registry.org_ids[i]),
+            )
+            rows.append(
+                {
+                    "params": pi,
+                    "ranking": ranking,
+                    "method": method,
+                    "project_id": q["project_id"],
+                    "period": q["period"],
+                    "country": q.get("country", ""),
+                    "project_kind": "union_action" if union_action else "national",
+                    "hidden": q["hidden"],
+                    "hidden_country": q.get("hidden_country", ""),
+                    "cross_border": bool(q.get("cross_border", False)),
+                    "in_scope": bool(mask[truth]),
+                    "segment": "incumbents" if incumbent else "newcomers",
+                    "top": [str(registry.org_ids[i]) for i in order[:k]],
+                    **metrics,
+                }
+            )
     return rows
 
 
@@ -283,7 +316,37 @@ def _metric_table(rows: pd.DataFrame, k: int, by: Sequence[str]) -> pd.DataFrame
         agg["n_queries"] = grouped.size()
         agg.insert(0, "segment", segment)
         parts.append(agg.reset_index())
+    if not parts:
+        return pd.DataFrame(columns=["segment", *by, *cols, "n_queries"])
     return pd.concat(parts, ignore_index=True)
+
+
+def country_tables(queries: pd.DataFrame, k: int = 10) -> dict[str, pd.DataFrame]:
+    """The multi-country partner tables from the ``queries`` frame of :func:`evaluate_partners`.
+
+    Returns:
+        ``by_scope``: per project kind (``national``, ``union_action``), segment and method,
+        ranked as a user gets it by default (a national project's queries rank only the
+        organisations of its country, as when the applicant's country is known; a Union
+        action's rank every organisation, as in transnational mode); ``out_of_scope`` is the
+        share of queries whose hidden partner is from another country, which the default
+        national scope never suggests (they count as misses). ``union_actions``: the Union
+        action queries by partner kind (``cross_border``: the hidden partner's country is not
+        among the other participants' countries, what a transnational consortium has to find;
+        ``same_country``), segment and method, over every organisation.
+    """
+    scoped = queries[queries["ranking"] == "default_scope"]
+    by_scope = _metric_table(scoped, k, ["project_kind", "method"])
+    share = (
+        (~scoped["in_scope"])
+        .groupby([scoped["project_kind"], scoped["method"]])
+        .mean()
+        .rename("out_of_scope")
+    )
+    by_scope = by_scope.join(share, on=["project_kind", "method"])
+    union = queries[(queries["ranking"] == "all") & (queries["project_kind"] == "union_action")]
+    union = union.assign(partner=np.where(union["cross_border"], "cross_border", "same_country"))
+    return {"by_scope": by_scope, "union_actions": _metric_table(union, k, ["partner", "method"])}
 
 
 def evaluate_partners(
@@ -299,10 +362,11 @@ def evaluate_partners(
     For every corpus project with at least two participants and for each of its participants:
     hide that participant, drop the project from the fitted corpus (so the hidden
     organisation's link to it is gone from both its text profile and the co-participation
-    graph), query with the project's Finnish text (with every mention of the hidden
-    organisation masked when ``mask_names``: the corpus descriptions name their partners) and
-    the remaining participants as the consortium, and rank *all* registry organisations except
-    the consortium. Ties are scored as the expectation over a random order of the tied
+    graph), query with the project's Finnish text, else its own-language one (with every
+    mention of the hidden organisation masked when ``mask_names``: the corpus descriptions
+    name their partners) and the remaining participants as the consortium, and rank *all*
+    registry organisations except the consortium (and, for :func:`country_tables`, those of
+    the default country scope). Ties are scored as the expectation over a random order of the tied
     organisations, so no method profits from a lucky tie-break.
 
     Methods: ``combined`` (:meth:`PartnerRecommender.from_params` with ``params`` over the
@@ -317,11 +381,14 @@ def evaluate_partners(
         2014-2020 queries only, so 2021-2027 is held out). ``diversity``: coverage (share of
         registry organisations in any top-k list) and Gini of top-k appearances per method.
         ``queries``: one row per (method, query) with the expected rank and the top-k list.
+        ``by_scope``, ``union_actions``: see :func:`country_tables`; ``queries_in_scope``:
+        the query rows ranked in the default country scope.
     """
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ValueError(f"k must be an int >= 1, got {k!r}")
     data = _eval_data(corpus, embedder, mask_names)
-    rows = pd.DataFrame(_run_lopo(data, [params or {}], METHODS, k))
+    every = pd.DataFrame(_run_lopo(data, [params or {}], METHODS, k))
+    rows = every[every["ranking"] == "all"].drop(columns=["ranking"]).reset_index(drop=True)
     metrics = _metric_table(rows, k, ["method"])
     by_period = _metric_table(rows, k, ["period", "method"])
     organisations = data.corpus.organisations["id"].tolist()
@@ -341,7 +408,11 @@ def evaluate_partners(
         "metrics": metrics,
         "by_period": by_period,
         "diversity": pd.DataFrame(diversity),
+        **country_tables(every, k),
         "queries": rows.drop(columns=["params"]),
+        "queries_in_scope": every[every["ranking"] == "default_scope"]
+        .drop(columns=["params", "ranking"])
+        .reset_index(drop=True),
     }
     for frame in out.values():
         frame.attrs.update({"embedder": data.embedder_name, "mask_names": mask_names, "k": k})
@@ -381,7 +452,7 @@ def tune_weights(
         dict(zip(names, values, strict=True)) for values in itertools.product(*grid.values())
     ]
     rows = pd.DataFrame(_run_lopo(data, params_list, ["combined"], k))
-    table = _metric_table(rows, k, ["params"])
+    table = _metric_table(rows[rows["ranking"] == "all"], k, ["params"])
     wide = table.pivot(index="params", columns="segment")
     wide.columns = [f"{metric}[{segment}]" for metric, segment in wide.columns]
     wide = wide.reset_index()
@@ -411,6 +482,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print("By project period (weights tuned on 2014-2020 queries only):\n")
     print(markdown_table(result["by_period"]))
+    print()
+    print("Default country scope (national: own country only; Union actions: all):\n")
+    print(markdown_table(result["by_scope"]))
+    print()
+    print("Union actions, cross-border vs same-country partners (all organisations):\n")
+    print(markdown_table(result["union_actions"]))
     return 0
 
 

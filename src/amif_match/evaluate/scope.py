@@ -42,6 +42,14 @@ def evaluate_scope(
     catalogue_rows = np.concatenate(
         [v.reshape(-1, v.shape[-1]) for v in cat.language_vectors.values()]
     )
+    # Row languages for the production language balance (see ScopeClassifier).
+    proj_langs = {key: np.asarray(signals["project_languages"][key]) for key in proj}
+    cat_langs = [
+        lang
+        for lang, v in cat.language_vectors.items()
+        for _ in range(len(v.reshape(-1, v.shape[-1])))
+    ]
+    neg_langs = np.asarray(signals["scope_languages"])
     n_proj = len(next(iter(proj.values())))
     kf = KFold(n_splits, shuffle=True, random_state=random_state)
     proj_folds = list(kf.split(np.arange(n_proj)))
@@ -52,7 +60,9 @@ def evaluate_scope(
         pos_train = np.concatenate([*(v[ptr] for v in proj.values()), catalogue_rows])
         X = np.concatenate([pos_train, neg[ntr]])
         in_scope = np.arange(len(X)) < len(pos_train)
-        model = clone(estimator).fit(X, in_scope, funds=funds[ntr])
+        languages = [*(lang for key in proj for lang in proj_langs[key][ptr]), *cat_langs]
+        languages += list(neg_langs[ntr])
+        model = clone(estimator).fit(X, in_scope, funds=funds[ntr], languages=languages)
         pos_test = np.concatenate([v[pte] for v in proj.values()])
         Xte = np.concatenate([pos_test, neg[nte]])
         truth = np.array([True] * len(pos_test) + [False] * len(nte))

@@ -17,6 +17,7 @@ from amif_match.partners.recommender import (
     DEFAULT_WEIGHTS,
     SIGNAL_WEIGHTS,
     PartnerRecommender,
+    cover_member_states,
     default_signals,
 )
 from amif_match.partners.registry import TYPE_LABELS, Registry, organisation_texts
@@ -44,6 +45,7 @@ __all__ = [
     "ResolvedQuery",
     "Signal",
     "TextRelevance",
+    "cover_member_states",
     "default_signals",
     "fit_recommender",
     "organisation_texts",

@@ -7,12 +7,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from amif_match.corpus import MEMBER_STATES
 from amif_match.partners.query import ResolvedQuery
 from amif_match.partners.registry import ROLE_LEAD, TYPE_LABELS, Registry
 from amif_match.partners.signals import Scores
 from amif_match.serialise import to_jsonable
 
-__all__ = ["COLUMNS", "SCORE_SIGNALS", "result_frame", "to_records"]
+__all__ = ["COLUMNS", "SCORE_SIGNALS", "country_name", "result_frame", "to_records"]
 
 #: Signals with a ``<name>_score`` column, in column order.
 SCORE_SIGNALS = ("text", "network", "popularity", "profile", "complement")
@@ -24,6 +25,7 @@ COLUMNS = [
     "type",
     "city",
     "region",
+    "country",
     "score",
     *(f"{name}_score" for name in SCORE_SIGNALS),
     "n_projects",
@@ -42,15 +44,21 @@ def result_frame(
     max_evidence: int,
 ) -> pd.DataFrame:
     """One explained row per organisation row in ``order`` (best first), :data:`COLUMNS`;
-    ``frame.attrs`` records the resolved applicant and consortium."""
+    ``frame.attrs`` records the resolved applicant and consortium, the country scope
+    (``countries``, empty: every country; ``country``: the applicant's) and, in transnational
+    mode, the ``member_states`` the consortium with these suggestions spans."""
     # 1 = the corpus project most similar to the proposal.
     project_rank = np.empty(len(scores.cosine), dtype=int)
     project_rank[np.argsort(-scores.cosine, kind="stable")] = np.arange(1, len(scores.cosine) + 1)
     rows = []
+    states = set(query.covered)
     for rank, i in enumerate(order, 1):
         row = _row(registry, scores, query, i, max_evidence, project_rank)
         row["rank"] = rank
-        row["explanation"] = explain(registry, row, query)
+        # In transnational mode the best-ranked organisation of each new Member State adds it.
+        adds = bool(query.transnational) and row["country"] in set(MEMBER_STATES) - states
+        states |= {row["country"]} if adds else set()
+        row["explanation"] = explain(registry, row, query, adds_state=len(states) if adds else 0)
         rows.append(row)
     frame = pd.DataFrame(rows, columns=COLUMNS)
     frame.attrs.update(
@@ -60,8 +68,13 @@ def result_frame(
             "unresolved": list(query.unresolved),
             "complement": query.complement,
             "present_types": sorted(query.present_types),
+            "countries": sorted(query.countries),
+            "country": query.country,
+            "transnational": query.transnational,
         }
     )
+    if query.transnational:
+        frame.attrs["member_states"] = sorted(states)
     return frame
 
 
@@ -108,6 +121,7 @@ def _row(
         "type": registry.org_types[i],
         "city": registry.org_cities[i],
         "region": ";".join(registry.org_regions[i]),
+        "country": registry.org_countries[i] or None,
         "score": float(scores.score[i]),
         **parts,
         "n_projects": int(registry.n_projects[i]),
@@ -117,11 +131,31 @@ def _row(
     }
 
 
-def explain(registry: Registry, row: dict[str, Any], query: ResolvedQuery) -> str:
-    """The one-sentence explanation of a result row: evidence, network and complement."""
+def country_name(code: str) -> str:
+    """English short name of an ISO 3166 alpha-2 code (the code itself when unknown)."""
+    from iso3166 import countries_by_alpha2
+
+    found = countries_by_alpha2.get(code)
+    return found.name if found else code
+
+
+def explain(
+    registry: Registry, row: dict[str, Any], query: ResolvedQuery, *, adds_state: int = 0
+) -> str:
+    """The one-sentence explanation of a result row: evidence, network and complement, and in
+    transnational mode the Member State it brings into the consortium (``adds_state``: the
+    number of Member States with it, counting the applicant's and the members'; 0: none)."""
     label = TYPE_LABELS.get(row["type"], ("organisation",))[0]
     lacking = query.complement and row["complement_score"] > 0
     shown = row["evidence"][:2]
+    need = query.transnational or 0
+    count = (
+        f"Member State {adds_state} of the {need} needed"
+        if adds_state <= need
+        else f"Member State {adds_state}; {need} needed"
+    )
+    state = f"it brings {country_name(row['country'])} ({row['country']}) into the consortium"
+    state += f" ({count})"
     if not shown:
         place = f", {row['city']}" if row["city"] else ""
         text = (
@@ -130,7 +164,7 @@ def explain(registry: Registry, row: dict[str, Any], query: ResolvedQuery) -> st
         )
         if lacking:
             text += f", and its type ({label}) is missing from your consortium"
-        return text + "."
+        return text + (f"; {state}." if adds_state else ".")
     n_total = len(registry.projects)
     projects = " and ".join(
         f"{e['role']} of '{e['project_name']}' ({e['project_id']}, similarity "
@@ -155,6 +189,8 @@ def explain(registry: Registry, row: dict[str, Any], query: ResolvedQuery) -> st
         )
     if lacking:
         clauses.append(f"brings a type your consortium lacks ({label})")
+    if adds_state:
+        clauses.append(state[len("it ") :])
     if clauses:
         joined = clauses[0] if len(clauses) == 1 else ", ".join(clauses[:-1])
         if len(clauses) > 1:

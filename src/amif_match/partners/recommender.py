@@ -34,7 +34,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
-from amif_match.corpus import Corpus
+from amif_match.corpus import MEMBER_STATES, Corpus
 from amif_match.partners.explain import result_frame
 from amif_match.partners.query import PartnerQuery, ResolvedQuery
 from amif_match.partners.registry import Registry
@@ -52,7 +52,13 @@ from amif_match.partners.signals import (
     unit_rows,
 )
 
-__all__ = ["DEFAULT_WEIGHTS", "SIGNAL_WEIGHTS", "PartnerRecommender", "default_signals"]
+__all__ = [
+    "DEFAULT_WEIGHTS",
+    "SIGNAL_WEIGHTS",
+    "PartnerRecommender",
+    "cover_member_states",
+    "default_signals",
+]
 
 #: The tuned defaults under the names the weight grid uses (see :meth:`from_params`).
 DEFAULT_WEIGHTS: dict[str, float] = {
@@ -86,6 +92,34 @@ def default_signals(
         ("profile", ProfileSimilarity()),
         ("complement", Complement()),
     ]
+
+
+def cover_member_states(
+    order: Sequence[int],
+    countries: Sequence[str],
+    covered: set[str] | frozenset[str],
+    n: int,
+    k: int,
+) -> list[int]:
+    """The ``k`` best of ``order`` (best first) re-ranked to span at least ``n`` Member States.
+
+    Greedy: walking down ``order``, the best organisation of each Member State not yet in
+    ``covered`` is taken until ``n`` are covered (or ``k`` are taken); the remaining places go
+    to the best of the rest. The result keeps the score order, so a consortium of the top rows
+    spans the states and every row still outranks the ones below it in score. Fewer than ``n``
+    states are covered only when fewer are in ``order`` (or ``k`` is too small).
+    """
+    have = set(covered)
+    chosen: set[int] = set()
+    for i in order:
+        if len(have) >= n or len(chosen) >= k:
+            break
+        if countries[i] in MEMBER_STATES and countries[i] not in have:
+            chosen.add(i)
+            have.add(countries[i])
+    rest = [i for i in order if i not in chosen][: k - len(chosen)]
+    picked = chosen | set(rest)
+    return [i for i in order if i in picked]
 
 
 class PartnerRecommender(BaseEstimator):
@@ -271,11 +305,18 @@ class PartnerRecommender(BaseEstimator):
             and (registry.n_projects[i] > 0 or query.newcomers)
             and (not query.types or registry.org_types[i] in query.types)
             and (not query.regions or query.regions & set(registry.org_regions[i]))
+            and query.in_scope(registry.org_countries[i])
         ]
         keep.sort(
             key=lambda i: (-float(scores.score[i]), -registry.n_projects[i], registry.org_ids[i])
         )
-        return result_frame(registry, scores, query, keep[: query.k], int(self.max_evidence))
+        if query.transnational:
+            top = cover_member_states(
+                keep, registry.org_countries, query.covered, query.transnational, query.k
+            )
+        else:
+            top = keep[: query.k]
+        return result_frame(registry, scores, query, top, int(self.max_evidence))
 
     def suggest(self, query_vector: np.ndarray, k: int = 10, **options: Any) -> pd.DataFrame:
         """Rank organisations for one proposal vector.
@@ -289,9 +330,16 @@ class PartnerRecommender(BaseEstimator):
                 complement mode when the applicant is not in the registry), ``consortium``
                 (never suggested; the known ones seed the network signal; unknown names are
                 listed in ``frame.attrs["unresolved"]``), ``org_types``, ``region`` (national
-                bodies have the region ``"nationwide"``), ``exclude``, ``complement`` (favour
-                types the consortium lacks) and ``newcomers`` (also suggest organisations
-                without past projects, ranked by their profile; default True).
+                bodies have the region ``"nationwide"``), ``exclude``, ``countries`` (keep
+                only organisations of these ISO 3166 alpha-2 countries), ``country`` (the
+                applicant's country when the registry does not know it), ``transnational``
+                (N: the top ``k`` spans at least N Member States, see
+                :func:`cover_member_states`), ``complement`` (favour types the consortium
+                lacks) and ``newcomers`` (also suggest organisations without past projects,
+                ranked by their profile; default True). Without ``countries`` and
+                ``transnational``, a known applicant country (``country`` or the applicant's
+                registry row) limits the suggestions to that country: a national call needs
+                national partners (see :mod:`amif_match.partners.query`).
 
         Returns:
             One row per organisation, best first, with the columns in

@@ -109,6 +109,8 @@ class Registry:
         org_ids: Organisation ids in registry order (every per-organisation array uses it).
         org_index: Id -> row.
         org_names, org_types, org_regions, org_cities: Display fields per organisation.
+        org_countries: ISO 3166 alpha-2 code per organisation (``""`` when the table has none;
+            an international organisation's country office has its office's country).
         membership: Organisations x projects: 2 lead, 1 partner, 0 none.
         coparticipation: Organisations x organisations: number of shared projects.
         degree: Number of distinct co-participants per organisation.
@@ -125,6 +127,7 @@ class Registry:
     org_types: np.ndarray
     org_regions: list[list[str]]
     org_cities: list[str]
+    org_countries: list[str]
     membership: np.ndarray
     coparticipation: np.ndarray
     degree: np.ndarray
@@ -163,6 +166,9 @@ class Registry:
             org_types=np.array([clean(v) for v in orgs["type"]], dtype=object),
             org_regions=[_regions(v) for v in orgs["region"]],
             org_cities=[clean(v) for v in orgs.get("city", pd.Series([""] * len(orgs)))],
+            org_countries=[
+                clean(v).strip().upper() for v in orgs.get("country", pd.Series([""] * len(orgs)))
+            ],
             membership=membership,
             coparticipation=shared,
             degree=(shared > 0).sum(axis=1).astype(np.float32),
@@ -195,3 +201,7 @@ class Registry:
     def name(self, org: str) -> str:
         """Display name of an organisation id."""
         return self.org_names[self.org_index[org]]
+
+    def country(self, org: str) -> str:
+        """ISO 3166 alpha-2 code of an organisation id (``""`` when unknown)."""
+        return self.org_countries[self.org_index[org]]

@@ -42,8 +42,11 @@ def add_options(parser: argparse.ArgumentParser, command: str) -> None:
             # A flag that is on by default is turned off with --no-<name>.
             kwargs["action"] = argparse.BooleanOptionalAction if option.default else "store_true"
         elif option.many:
-            kwargs["action"] = "append"
+            kwargs["action"] = "extend" if option.several else "append"
             kwargs["metavar"] = option.cli_flag[2:].upper().replace("-", "_")
+            if option.several:
+                # A list after one flag (--countries SE DE): each value is one more item.
+                kwargs["nargs"] = "+"
             help_text += " (repeat, or separate with ;)"
         elif option.type is str:
             kwargs["choices"] = option.choices

@@ -32,8 +32,12 @@ def print_partners(frame: pd.DataFrame) -> None:
         say("No organisation with past AMIF projects matches these filters.")
         return
     width = shutil.get_terminal_size((120, 24)).columns
+    if frame.attrs.get("transnational"):
+        states = frame.attrs.get("member_states", [])
+        say(f"Consortium with these partners spans {len(states)} Member States: {' '.join(states)}")
     for row in frame.to_dict("records"):
-        where = f", {row['city']}" if row.get("city") else ""
+        place = [p for p in (row.get("city"), row.get("country")) if p]
+        where = f", {', '.join(place)}" if place else ""
         say(f"{row['rank']:>2}. {row['name']} ({row['type']}{where})  score {row['score']:.2f}")
         explanation = str(row.get("explanation") or "")
         for line in wrap_lines(explanation, width - 6):
@@ -68,6 +72,8 @@ Esimerkkejä (fi):
   amif-match partners hakemus.txt --applicant "Helsingin kaupunki" --complement
 Examples (en):
   amif-match partners proposal.txt --org-type ngo --region Uusimaa --region nationwide --json
+  amif-match partners proposal.txt --applicant se-migrationsverket --countries SE DE
+  amif-match partners proposal.txt --applicant "Helsingin kaupunki" --transnational 3
 
 """,
     )
