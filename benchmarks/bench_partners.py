@@ -29,7 +29,7 @@ os.environ.setdefault("AMIF_MATCH_PROGRESS", "0")
 
 from amif_match.corpus import Corpus
 from amif_match.embedding import embed_documents, get_embedder
-from amif_match.evaluate.partners import evaluate_partners, tune_weights
+from amif_match.evaluate.partners import evaluate_partners, report, tune_weights
 from amif_match.index import cached
 from amif_match.markdown import markdown_table
 from amif_match.partners import DEFAULT_WEIGHTS, fit_recommender
@@ -92,20 +92,7 @@ def main() -> int:
             "union_actions": _records(result["union_actions"]),
         }
         print(f"## Leave-one-partner-out, names {'masked' if masked else 'NOT masked'}\n")
-        print(markdown_table(result["metrics"]))
-        print()
-        print(markdown_table(result["diversity"]))
-        print()
-        if masked:
-            print("By period (2021-2027 is held out from tuning):\n")
-            print(markdown_table(result["by_period"]))
-            print()
-            print("Default country scope (national projects: own country; Union actions: all):\n")
-            print(markdown_table(result["by_scope"]))
-            print()
-            print("Union actions: cross-border vs same-country partners:\n")
-            print(markdown_table(result["union_actions"]))
-            print()
+        print(report(result, details=masked))
 
     rec = fit_recommender(corpus, cached(embedder))
     vectors = embed_documents(embedder, QUERIES)[0]

@@ -33,6 +33,7 @@ __all__ = [
     "gini",
     "main",
     "mask_organisation_names",
+    "report",
     "tune_weights",
 ]
 
@@ -476,19 +477,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"Leave-one-partner-out, embedder {result['metrics'].attrs['embedder']}, "
         f"names masked: {not args.no_mask}\n"
     )
-    print(markdown_table(result["metrics"]))
-    print()
-    print(markdown_table(result["diversity"]))
-    print()
-    print("By project period (weights tuned on 2014-2020 queries only):\n")
-    print(markdown_table(result["by_period"]))
-    print()
-    print("Default country scope (national: own country only; Union actions: all):\n")
-    print(markdown_table(result["by_scope"]))
-    print()
-    print("Union actions, cross-border vs same-country partners (all organisations):\n")
-    print(markdown_table(result["union_actions"]))
+    print(report(result))
     return 0
+
+
+def report(result: dict[str, Any], *, details: bool = True) -> str:
+    """:func:`evaluate_partners` tables as Markdown (``details``: by period, scope, Union)."""
+    parts = [markdown_table(result["metrics"]), markdown_table(result["diversity"])]
+    if details:
+        parts += [
+            "By project period (weights tuned on 2014-2020 queries only):\n\n"
+            + markdown_table(result["by_period"]),
+            "Default country scope (national: own country only; Union actions: all):\n\n"
+            + markdown_table(result["by_scope"]),
+            "Union actions, cross-border vs same-country partners (all organisations):\n\n"
+            + markdown_table(result["union_actions"]),
+        ]
+    return "\n\n".join(parts) + "\n"
 
 
 if __name__ == "__main__":  # pragma: no cover
