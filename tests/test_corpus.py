@@ -33,8 +33,8 @@ def corpus() -> Corpus:
 
 def test_bundled_corpus_sizes(corpus):
     # Exact: a change to the bundled files must update these numbers and corpus/README.md.
-    assert len(corpus.projects) == 567
-    assert len(corpus.organisations) == 901
+    assert len(corpus.projects) == 569
+    assert len(corpus.organisations) == 902
     assert len(corpus.activities) == 68
     assert len(corpus.target_groups) == 35
     assert list(corpus.objectives["code"]) == list(OBJECTIVES)
@@ -70,12 +70,12 @@ def test_multi_country_coverage(corpus):
     # At least ten Member States besides Finland, and the Union actions.
     assert len(countries & set(MEMBER_STATES) - {"FI"}) >= 10
     assert (projects["country"] == "EU").sum() >= 40
-    assert (projects["country"] == "FI").sum() == 64
+    assert (projects["country"] == "FI").sum() == 65
     counts = projects["objective"].value_counts()
     assert counts["SO1"] >= 120 and counts["SO2"] >= 120
     assert counts["SO3"] >= 75
     # SO4 is short of the 26 the issue asked for (corpus/README.md says why); it must not shrink.
-    assert counts["SO4"] >= 20
+    assert counts["SO4"] >= 22
     assert set(projects["period"]) <= {"2014-2020", "2021-2027", ""}
     assert {"2014-2020", "2021-2027"} <= set(projects["period"])
 
@@ -127,7 +127,7 @@ def test_organisation_countries(corpus):
 
 def test_country_filter(corpus):
     finland = Corpus.default(countries=["FI"])
-    assert len(finland.projects) == 64
+    assert len(finland.projects) == 65
     assert set(finland.projects["country"]) == {"FI"}
     assert finland.countries == ["FI"]
     # The registry and the catalogue stay whole: other countries' organisations can be named.
@@ -136,7 +136,7 @@ def test_country_filter(corpus):
     assert finland.resolve_organisation("se-migrationsverket") == "se-migrationsverket"
 
     nordic = corpus.filter(countries=["fi", " se", "EU"])  # case and spaces are forgiven
-    assert len(nordic.projects) == 64 + 37 + 45
+    assert len(nordic.projects) == 65 + 37 + 45
     assert corpus.filter(countries="SE").countries == ["SE"]
     assert len(Corpus.default(countries="DK").projects) == 0  # valid code, no projects
 
@@ -274,6 +274,104 @@ def test_unreadable_files(tmp_path):
         Corpus.from_dir(folder)
 
 
+def test_out_of_scope_real_projects_are_sourced(corpus):
+    oos = corpus.out_of_scope
+    assert list(oos.columns[:9]) == [
+        "id",
+        "language",
+        "text",
+        "resembles",
+        "note",
+        "name",
+        "country",
+        "migration_related",
+        "source_url",
+    ]
+    invented = oos[oos["name"] == ""]
+    real = oos[oos["name"] != ""]
+    # OOS-001...072 are invented; the real projects of other funds follow, each with sources.
+    assert list(invented["id"]) == [f"OOS-{n:03d}" for n in range(1, 73)]
+    assert (invented["country"] == "").all() and (invented["source_url"].map(len) == 0).all()
+    assert len(real) >= 80
+    assert (real["country"] != "").all() and (real["source_url"].map(len) > 0).all()
+    for urls in real["source_url"]:
+        assert all(
+            urlparse(url).scheme in ("http", "https") and urlparse(url).netloc for url in urls
+        )
+    assert set(oos["language"]) <= set(DESCRIPTION_LANGUAGES)
+    assert len(set(real["language"])) >= 8 and len(set(real["country"])) >= 8
+    assert "FI" in set(real["country"])
+    assert oos["migration_related"].map(type).eq(bool).all()
+    # The invented border and visa rows are migration-related; the other invented rows are not.
+    assert (invented["migration_related"] == (invented["resembles"] == "BMVI")).all()
+    # Migration-related rows are the hard negatives, and their notes say so.
+    assert real["note"][real["migration_related"]].str.startswith("hard negative:").all()
+    assert 0.3 < real["migration_related"].mean() < 0.8
+
+
+def _oos_row(**cells: str) -> str:
+    row = {
+        "id": "OOS-900",
+        "language": "el",
+        "text": "Η αστυνομία εκπαιδεύει ερευνητές στην ανάλυση ψηφιακών πειστηρίων.",
+        "resembles": "ISF",
+        "note": "police training (ISF)",
+        "name": "Ψηφιακά πειστήρια",
+        "country": "GR",
+        "migration_related": "false",
+        "source_url": "https://example.org/project",
+    }
+    row.update(cells)
+    return ",".join(f'"{value}"' for value in row.values())
+
+
+def _oos_file(tmp_path: Path, row: str) -> Path:
+    folder = _copy_corpus(tmp_path)
+    path = folder / "out_of_scope.csv"
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(row + "\n")
+    return folder
+
+
+def test_out_of_scope_accepts_any_eu_language_and_real_project_rows(tmp_path, corpus):
+    folder = _oos_file(tmp_path, _oos_row())
+    oos = Corpus.from_dir(folder).out_of_scope
+    row = oos.set_index("id").loc["OOS-900"]
+    assert row["language"] == "el" and row["country"] == "GR"
+    assert not row["migration_related"] and row["source_url"] == ["https://example.org/project"]
+    assert len(oos) == len(corpus.out_of_scope) + 1
+
+
+@pytest.mark.parametrize(
+    ("cells", "column", "message"),
+    [
+        ({"source_url": ""}, "source_url", "needs its sources"),
+        (
+            {"migration_related": ""},
+            "migration_related",
+            "must say whether it is migration-related",
+        ),
+        ({"migration_related": "maybe"}, "migration_related", "not a boolean"),
+        ({"language": "xx"}, "language", "unknown value 'xx'"),
+        ({"country": "Greece"}, "country", "'Greece' is not an ISO 3166-1 alpha-2 country code"),
+    ],
+)
+def test_out_of_scope_rows_name_file_row_and_column(tmp_path, corpus, cells, column, message):
+    folder = _oos_file(tmp_path, _oos_row(**cells))
+    with pytest.raises(CorpusError, match=message) as info:
+        Corpus.from_dir(folder)
+    err = info.value
+    row = len(corpus.out_of_scope) + 1
+    assert err.file.endswith("out_of_scope.csv") and (err.row, err.column) == (row, column)
+    assert f"row {row}" in str(err) and "out_of_scope.csv" in str(err)
+
+
+def test_invented_out_of_scope_row_needs_no_source(tmp_path, corpus):
+    folder = _oos_file(tmp_path, _oos_row(name="", country="", migration_related="", source_url=""))
+    row = Corpus.from_dir(folder).out_of_scope.set_index("id").loc["OOS-900"]
+    assert row["name"] == "" and not row["migration_related"] and row["source_url"] == []
+
+
 def test_user_csv_extends_the_corpus(tmp_path, corpus):
     orgs = tmp_path / "orgs.csv"
     orgs.write_text(
@@ -299,7 +397,7 @@ def test_user_csv_extends_the_corpus(tmp_path, corpus):
     ]
     assert row["extra_note"] == "oma huomautus"  # unknown columns are kept
     assert extended.fingerprint != corpus.fingerprint
-    assert len(corpus.projects) == 567  # the original is unchanged
+    assert len(corpus.projects) == 569  # the original is unchanged
 
     with pytest.raises(CorpusError, match="already exists") as info:
         extended.add(projects=projects)
@@ -436,5 +534,5 @@ def test_wheel_ships_the_corpus_and_models(tmp_path):
     assert organisations == len(here.organisations)
     assert objectives == here.projects["objective"].value_counts().to_dict()
     assert objectives["SO3"] >= 75
-    # The issue asks SO4 >= 26; the corpus has 20 (shortfall explained in corpus/README.md).
-    assert objectives["SO4"] == 20
+    # The issue asks SO4 >= 26; the corpus has 22 (shortfall explained in corpus/README.md).
+    assert objectives["SO4"] == 22

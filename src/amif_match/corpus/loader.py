@@ -25,6 +25,7 @@ from amif_match.corpus.validation import (
     check_org_names,
     check_project_references,
     load_organisations,
+    load_out_of_scope,
     load_projects,
     norm_key,
     org_lookup,
@@ -92,6 +93,8 @@ class Corpus:
                 tables[kind] = load_projects(path)
             elif kind == "organisations":
                 tables[kind] = load_organisations(path)
+            elif kind == "out_of_scope":
+                tables[kind] = load_out_of_scope(path)
             else:
                 tables[kind] = validate_table(path, kind, id_column=id_column)
         return cls(**tables)

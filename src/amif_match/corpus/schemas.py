@@ -155,10 +155,21 @@ SCHEMAS: dict[str, list[Column]] = {
     ],
     "out_of_scope": [
         Column("id", "id", True),
-        Column("language", "choice", True, LANGS),
+        # The text's language: any EU official language (rows of real projects are written in
+        # the project's own language or in English).
+        Column("language", "choice", True, DESCRIPTION_LANGUAGES),
         Column("text", required=True),
         Column("resembles", "choice", True, FUNDS),
         Column("note"),
+        # A real project of another fund: its title as the source gives it, its country (as for
+        # projects: ISO 3166-1 alpha-2, "EU" for a Union action) and its sources. Empty for the
+        # invented examples; a row with a name must have a source_url (checked on load).
+        Column("name"),
+        Column("country", "country", False, ("EU",)),
+        # Whether the subject is migrants, refugees, asylum, integration, return, visas, borders
+        # or third-country nationals: the hard negatives of the scope check.
+        Column("migration_related", "bool"),
+        Column("source_url", "list"),
     ],
 }
 TEXT_COLUMNS = ("description_fi", "description", "summary_en")

@@ -28,6 +28,7 @@ __all__ = [
     "check_org_names",
     "check_project_references",
     "load_organisations",
+    "load_out_of_scope",
     "load_projects",
     "norm_key",
     "org_lookup",
@@ -238,6 +239,41 @@ def load_projects(source: str | os.PathLike[str] | pd.DataFrame) -> pd.DataFrame
                 file=label,
                 row=index,
                 column="description_fi",
+            )
+    return frame
+
+
+def load_out_of_scope(source: str | os.PathLike[str] | pd.DataFrame) -> pd.DataFrame:
+    """Load and validate an out-of-scope CSV (schema in ``corpus/README.md``).
+
+    A row with a ``name`` describes a real project of another fund, so it must say where its
+    facts come from (``source_url``) and whether its subject is migration-related
+    (``migration_related`` filled in, not left to default to false). Invented examples leave
+    ``name`` empty and need neither.
+    """
+    frame = validate_table(source, "out_of_scope", id_column="id")
+    label = frame.attrs["source"]
+    # Re-read the raw cells: a blank boolean parses as false, and here blank must fail.
+    raw, _ = _read_csv(source, "out_of_scope")
+    flags = raw["migration_related"] if "migration_related" in raw.columns else None
+    for index, row in enumerate(frame.itertuples(index=False), start=1):
+        if not str(row.name or "").strip():
+            continue
+        if not row.source_url:
+            raise CorpusError(
+                "a real project (a row with a name) needs its sources: fill source_url "
+                "(';'-separated addresses)",
+                file=label,
+                row=index,
+                column="source_url",
+            )
+        if flags is None or not str(flags.iloc[index - 1]).strip():
+            raise CorpusError(
+                "a real project (a row with a name) must say whether it is migration-related: "
+                "fill migration_related with true or false",
+                file=label,
+                row=index,
+                column="migration_related",
             )
     return frame
 
