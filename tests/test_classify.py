@@ -164,7 +164,7 @@ def test_options_threshold_and_min_labels(matcher):
         (None, {}, TypeError, "NoneType"),
         (123, {}, TypeError, "int"),
         ("<div></div>", {}, InputError, "no words"),
-        ("Kotoutuminen", {"language": "de"}, InputError, "language must be one of"),
+        ("Kotoutuminen", {"language": "xx"}, InputError, "language must be one of"),
         ("Kotoutuminen", {"k": 0}, ValueError, "k must be a positive integer"),
         ("Kotoutuminen", {"threshold": 1.5}, ValueError, "threshold must be"),
         ("Kotoutuminen", {"min_labels": -1}, ValueError, "min_labels"),
@@ -331,7 +331,12 @@ def test_evaluation_harness_and_model_card(matcher, tmp_path):
     combined = summary[summary["method"] == "combined"].set_index("language")
     assert (combined["accuracy"] > 0.6).all()  # far above the 0.40 of always answering SO1
     assert {"macro_f1", "SO4_f1", "tg_micro_f1", "activities_hit@3", "ece"} <= set(summary)
-    assert (combined["intervention_field_hit@3"] >= combined["activities_hit@3"]).all()
+    # The trained activity ranking beats catalogue similarity alone, in both measures (the
+    # whole catalogue can now score above the fields alone: the labels include activity types).
+    zero_shot = summary[summary["method"] == "zero-shot"].set_index("language")
+    for measure in ("activities_hit@3", "intervention_field_hit@3"):
+        assert (combined[measure] > zero_shot[measure]).all(), measure
+    assert (combined["intervention_field_hit@3"] >= 0.7).all()
     scope = evaluate_scope(n_splits=2)
     assert scope.iloc[-1]["fold"] == "mean" and scope.iloc[-1]["accuracy"] > 0.8
     card = tmp_path / "CARD.md"

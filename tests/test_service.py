@@ -297,7 +297,7 @@ def test_oversize_chunked_body_is_413(client: httpx.Client) -> None:
         (b'{"text": "   "}', {"content-type": "application/json"}, "empty"),
         (b'{"text": "<p></p>"}', {"content-type": "application/json"}, "no words"),
         (b'{"text": "x y", "k": 0}', {"content-type": "application/json"}, "k"),
-        (b'{"text": "x y", "language": "de"}', {"content-type": "application/json"}, "'fi'"),
+        (b'{"text": "x y", "language": "xx"}', {"content-type": "application/json"}, "'fi'"),
     ],
 )
 def test_malformed_requests_are_422(

@@ -18,7 +18,8 @@ from amif_match.text import MAX_CHARS, detect_language, normalise, split_sentenc
         ("Språkutbildning för invandrare", "sv"),
         ("The project develops return counselling for rejected asylum seekers.", "en"),
         ("return counselling", "en"),
-        ("Das Projekt unterstützt Geflüchtete bei der Arbeitssuche.", "und"),
+        ("Das Projekt unterstützt Geflüchtete bei der Arbeitssuche.", "de"),
+        ("Το έργο στηρίζει τους πρόσφυγες στην αναζήτηση εργασίας.", "el"),
     ],
 )
 def test_language_guess(text, expected):
@@ -89,8 +90,8 @@ def test_bad_input(value, error, message):
 
 
 def test_unknown_language_override_is_rejected():
-    with pytest.raises(InputError, match="language must be one of fi, sv, en"):
-        normalise("Kotoutuminen", language="de")
+    with pytest.raises(InputError, match="language must be one of bg, cs, da, de"):
+        normalise("Kotoutuminen", language="xx")
 
 
 def test_language_override_wins():

@@ -227,8 +227,8 @@ class Matcher:
 
     @cached_property
     def activity_ranker_(self) -> ActivityRanker:
-        """Ranks the catalogue activities for a proposal (fitted on the catalogue)."""
-        return ActivityRanker().fit(self.catalogue_)
+        """The heads' trained activity ranker, or a similarity-only one for older heads."""
+        return ActivityRanker.of(self.classifier_, self.catalogue_)
 
     def match_activities(
         self, text: str, k: int = 10, *, layer: str | None = None, language: str | None = None

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from amif_match.corpus import LAYERS, MEMBER_STATES, ORG_TYPES
-from amif_match.text import LANGUAGES, MAX_CHARS
+from amif_match.text import MAX_CHARS, TEXT_LANGUAGES
 
 __all__ = [
     "COMMANDS",
@@ -168,9 +168,10 @@ OPTIONS: tuple[Option, ...] = (
         "language",
         str,
         None,
-        "Language of the text (default: detected)",
+        "Language of the text, any EU official language (default: detected); names are shown "
+        "in fi, sv or en, else in English",
         ("classify", "activities"),
-        choices=LANGUAGES,
+        choices=TEXT_LANGUAGES,
     ),
     Option(
         "applicant",
@@ -359,7 +360,12 @@ RESULTS: dict[str, tuple[Field, ...]] = {
             optional=True,
             help="Why the text was not assessed (not a project description); null otherwise.",
         ),
-        Field("language", str),
+        Field(
+            "language",
+            str,
+            help="The text's language (ISO 639-1, one of the 24 EU languages), detected or "
+            "given; 'und' when too short to tell.",
+        ),
         Field("model", "ModelInfo"),
     ),
     "RankedActivity": (

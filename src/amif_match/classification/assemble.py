@@ -140,7 +140,7 @@ class ResultAssembler:
             tg_p[idx] = self.classifier.target_group_proba(
                 Signals(doc_vecs[idx], sents, [docs[i].text for i in idx]), view
             )
-            act_scores[idx] = self.activities.score(doc_vecs[idx], sents, view)
+            act_scores[idx] = self.activities.score(doc_vecs[idx], sents, view, obj_p[idx])
         return obj_p, tg_p, act_scores
 
     def results(
@@ -245,7 +245,7 @@ class ResultAssembler:
         """The ``k`` best catalogue activities for one text, as a ranked DataFrame."""
         view = self.catalogue.for_language(doc.language)
         obj_p = self.classifier.objective_proba(doc_vecs, view)[0]
-        scores = self.activities.score(doc_vecs, sent_vecs, view)[0]
+        scores = self.activities.score(doc_vecs, sent_vecs, view, obj_p[None, :])[0]
         names = self.names.localised("activities", doc.language)
         rows = self.activities.top(scores, obj_p, k, names=names, layer=layer)
         frame = pd.DataFrame(rows, columns=["code", "layer", "objective", "name", "score"])

@@ -1,9 +1,18 @@
-"""The objective estimator: zero-shot catalogue similarity blended with a supervised head.
+"""The objective estimator: three experts on one embedding, combined and calibrated.
 
-Probabilities are ``p ∝ p_sup^w · p_zs^(1-w)``: ``p_zs`` is a softmax of the zero-shot scores
-at a temperature fitted by likelihood, ``p_sup`` the logistic-regression head, and the weight
-``w`` is chosen by cross-validated likelihood. A second objective is selected above a threshold
-tuned on the same out-of-fold probabilities.
+* ``supervised``: a class-balanced logistic regression on the projects (and catalogue texts);
+* ``fields``: the intervention-field route, one-vs-rest heads trained on the projects'
+  intervention-field codes; each field belongs to one objective, so an objective with few
+  projects but a clear field (relocation) is found from the field;
+* ``zero-shot``: similarity to the objective descriptions and their activities, a softmax at a
+  temperature fitted by likelihood.
+
+``combined`` (the default, ``combination="ensemble"``) is their product of experts,
+``p ∝ (p_sup · p_field · p_zs)^(1/T)``, with the temperature ``T`` fitted on out-of-fold
+predictions of the training data, so the probabilities are calibrated. The former model,
+``p ∝ p_sup^w · p_zs^(1-w)`` with ``w`` chosen by cross-validated likelihood, remains as
+``combination="blend"``. A second objective is selected above a threshold tuned on the same
+out-of-fold probabilities. Everything is tuned inside the training data only.
 """
 
 from __future__ import annotations
@@ -23,11 +32,14 @@ from amif_match.index import CatalogueIndex
 __all__ = [
     "ACTIVITY_TOP",
     "BLEND_WEIGHTS",
+    "COMBINATIONS",
+    "ENSEMBLE_TEMPERATURES",
     "MODES",
     "OBJECTIVE_THRESHOLDS",
     "TEMPERATURES",
     "ObjectiveClassifier",
     "catalogue_training_rows",
+    "field_objectives",
     "fit_temperature",
     "zero_shot_objective_scores",
 ]
@@ -40,8 +52,12 @@ TEMPERATURES: tuple[float, ...] = tuple(float(t) for t in np.geomspace(0.002, 0.
 BLEND_WEIGHTS: tuple[float, ...] = (1.0, 0.85, 0.7, 0.5, 0.3, 0.0)
 #: Thresholds tried for selecting a second objective.
 OBJECTIVE_THRESHOLDS: tuple[float, ...] = tuple(float(t) for t in np.arange(0.3, 0.95, 0.05))
+#: Temperatures tried to calibrate the product of experts (geometric grid from 0.3 to 4).
+ENSEMBLE_TEMPERATURES: tuple[float, ...] = tuple(float(t) for t in np.geomspace(0.3, 4.0, 50))
 #: What :meth:`ObjectiveClassifier.predict_proba` can return.
-MODES = ("combined", "supervised", "zero-shot")
+MODES = ("combined", "supervised", "fields", "zero-shot")
+#: How ``combined`` is formed: the calibrated product of the three experts, or the former blend.
+COMBINATIONS = ("ensemble", "blend")
 
 
 def zero_shot_objective_scores(
@@ -102,6 +118,45 @@ def _supervised_proba(head: EmbeddingClassifier, vectors: np.ndarray) -> np.ndar
     return out / out.sum(axis=1, keepdims=True)
 
 
+def field_objectives(catalogue: CatalogueIndex) -> dict[str, str]:
+    """Intervention-field code -> the one objective it belongs to."""
+    acts = catalogue.activities
+    return {
+        code: objs[0]
+        for code, layer, objs in zip(acts["code"], acts["layer"], acts["objectives"], strict=True)
+        if layer == "intervention_field" and len(objs) == 1
+    }
+
+
+def _field_labels(
+    activities: Sequence[Sequence[str]], fields: Mapping[str, str]
+) -> list[list[str]]:
+    return [[code for code in codes if code in fields] for codes in activities]
+
+
+def _field_proba(
+    head: EmbeddingClassifier, vectors: np.ndarray, fields: Mapping[str, str]
+) -> np.ndarray:
+    """``(n, 4)``: each objective scored by its most probable intervention field, normalised."""
+    proba = head.predict_proba(vectors)
+    out = np.full((len(vectors), len(OBJECTIVES)), 1e-3)
+    for k, code in enumerate(head.classes_):
+        j = OBJECTIVES.index(fields[code])
+        out[:, j] = np.maximum(out[:, j], proba[:, k])
+    return out / out.sum(axis=1, keepdims=True)
+
+
+def _ensemble_logits(p_sup: np.ndarray, p_fields: np.ndarray, p_zs: np.ndarray) -> np.ndarray:
+    """Log of the product of the three experts (uncalibrated)."""
+    return np.log(p_sup + 1e-9) + np.log(p_fields + 1e-9) + np.log(p_zs + 1e-9)
+
+
+def check_choice(name: str, value: str, allowed: Sequence[str]) -> None:
+    """A clear ``ValueError`` for an option outside ``allowed``."""
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+
+
 class ObjectiveClassifier(BaseEstimator):
     """Specific objective (SO1-SO4) of a proposal from its embedding.
 
@@ -115,11 +170,20 @@ class ObjectiveClassifier(BaseEstimator):
         temperatures: Zero-shot temperatures tried by likelihood.
         blend_weights: Supervised weights ``w`` tried for the blend.
         thresholds: Thresholds tried for selecting a second objective.
+        combination: ``"ensemble"`` (product of the three experts, calibrated) or ``"blend"``
+            (the former supervised/zero-shot blend); ``ensemble`` needs intervention-field
+            labels in :meth:`fit` and falls back to the blend without them.
+        field_C: Regularisation of the intervention-field heads.
+        field_min_positive: Projects a field needs to get its own head.
+        ensemble_temperatures: Temperatures tried to calibrate the ensemble.
 
     Learned attributes:
         classes_: :data:`~amif_match.corpus.OBJECTIVES`, the column order of the probabilities.
         head_: The supervised :class:`~.heads.EmbeddingClassifier`.
+        field_head_: Multi-label head over intervention fields (``None`` without field labels).
+        fields_: Intervention-field code -> objective.
         temperature_: Zero-shot softmax temperature. blend_weight_: ``w`` of the blend.
+        ensemble_temperature_: Calibration temperature of the ensemble.
         threshold_: Probability above which a second objective is also selected.
     """
 
@@ -134,6 +198,10 @@ class ObjectiveClassifier(BaseEstimator):
         temperatures: Sequence[float] = TEMPERATURES,
         blend_weights: Sequence[float] = BLEND_WEIGHTS,
         thresholds: Sequence[float] = OBJECTIVE_THRESHOLDS,
+        combination: str = "ensemble",
+        field_C: float = 4.0,
+        field_min_positive: int = 3,
+        ensemble_temperatures: Sequence[float] = ENSEMBLE_TEMPERATURES,
     ) -> None:
         self.C = C
         self.use_catalogue = use_catalogue
@@ -143,54 +211,126 @@ class ObjectiveClassifier(BaseEstimator):
         self.temperatures = temperatures
         self.blend_weights = blend_weights
         self.thresholds = thresholds
+        self.combination = combination
+        self.field_C = field_C
+        self.field_min_positive = field_min_positive
+        self.ensemble_temperatures = ensemble_temperatures
 
     def fit(
-        self, X: Mapping[str, np.ndarray], y: Sequence[str], *, catalogue: CatalogueIndex
+        self,
+        X: Mapping[str, np.ndarray],
+        y: Sequence[str],
+        *,
+        catalogue: CatalogueIndex,
+        activities: Sequence[Sequence[str]] | None = None,
+        languages: Mapping[str, Sequence[str]] | None = None,
     ) -> ObjectiveClassifier:
-        """Fit the head, the temperature, the blend weight and the threshold.
+        """Fit the heads, the temperatures, the blend weight and the threshold.
 
         Args:
-            X: Language code -> ``(n, d)`` vectors of the same ``n`` projects in that language.
+            X: View name -> ``(n, d)`` vectors of the same ``n`` projects in that view (e.g.
+                ``fi``: each project's own-language description, ``en``: English summaries).
             y: Objective code of each project.
             catalogue: The embedded catalogue (zero-shot side and extra training rows).
+            activities: Catalogue codes of each project; its intervention fields train the
+                field route (without them, ``combined`` is the blend).
+            languages: View name -> the language of each row, so each text meets the catalogue
+                in its own language as at prediction time (default: the view name).
         """
-        langs = list(X)
+        check_choice("combination", self.combination, COMBINATIONS)
+        views = list(X)
         y = np.asarray(y)
         n = len(y)
         y_idx = np.array([OBJECTIVES.index(c) for c in y])
         self.classes_ = np.array(OBJECTIVES, dtype=object)
+        self.fields_ = field_objectives(catalogue)
+        labels = None
+        if activities is not None and self.combination == "ensemble":
+            labels = _field_labels(activities, self.fields_)
+            if sum(map(bool, labels)) < 2 * self.field_min_positive:
+                labels = None  # too few field labels for a route
         self.head_ = self._fit_head(catalogue, X, y, np.arange(n))
-        # Out-of-fold supervised probabilities: the blend and the threshold are tuned on them.
-        oof = {lang: np.zeros((n, len(OBJECTIVES))) for lang in langs}
+        self.field_head_ = None if labels is None else self._fit_fields(X, labels, np.arange(n))
+        # Out-of-fold probabilities: the temperatures, the blend and the threshold are tuned on
+        # them, so every calibration parameter is learned from predictions on unseen projects.
+        oof = {v: np.zeros((n, len(OBJECTIVES))) for v in views}
+        oof_fields = {v: np.ones((n, len(OBJECTIVES))) / len(OBJECTIVES) for v in views}
         folds = KFold(min(self.n_splits, n), shuffle=True, random_state=self.random_state)
         for train, test in folds.split(np.arange(n)):
             head = self._fit_head(catalogue, X, y, train)
-            for lang in langs:
-                oof[lang][test] = _supervised_proba(head, X[lang][test])
-        zs = {lang: self.zero_shot_scores(X[lang], catalogue.for_language(lang)) for lang in langs}
+            fields = None if labels is None else self._fit_fields(X, labels, train)
+            for v in views:
+                oof[v][test] = _supervised_proba(head, X[v][test])
+                if fields is not None:
+                    oof_fields[v][test] = _field_proba(fields, X[v][test], self.fields_)
+        zs = {
+            v: self._zero_shot_by_language(X[v], catalogue, (languages or {}).get(v), v)
+            for v in views
+        }
         self.temperature_ = fit_temperature(
-            np.concatenate(list(zs.values())), np.tile(y_idx, len(langs)), self.temperatures
+            np.concatenate(list(zs.values())), np.tile(y_idx, len(views)), self.temperatures
         )
         best = (-np.inf, 1.0)
         for w in self.blend_weights:
             ll = 0.0
-            for lang in langs:
-                p = blend(oof[lang], softmax(zs[lang] / self.temperature_), w)
+            for v in views:
+                p = blend(oof[v], softmax(zs[v] / self.temperature_), w)
                 ll += np.log(p[np.arange(n), y_idx] + 1e-12).mean()
             best = max(best, (ll, w))
         self.blend_weight_ = float(best[1])
-        # The corpus is single-label, so this threshold is tuned for precision of the selected
-        # set on out-of-fold probabilities.
-        probs = np.concatenate(
+        logits = np.concatenate(
             [
-                blend(oof[lg], softmax(zs[lg] / self.temperature_), self.blend_weight_)
-                for lg in langs
+                _ensemble_logits(oof[v], oof_fields[v], softmax(zs[v] / self.temperature_))
+                for v in views
             ]
         )
+        truth = np.tile(y_idx, len(views))
+        self.ensemble_temperature_ = fit_temperature(logits, truth, self.ensemble_temperatures)
+        if self.field_head_ is not None:
+            probs = softmax(logits / self.ensemble_temperature_)
+        else:
+            probs = np.concatenate(
+                [
+                    blend(oof[v], softmax(zs[v] / self.temperature_), self.blend_weight_)
+                    for v in views
+                ]
+            )
+        # The corpus is single-label, so this threshold is tuned for precision of the selected
+        # set on out-of-fold probabilities.
         self.threshold_ = tune_threshold(
-            probs, np.eye(len(OBJECTIVES))[np.tile(y_idx, len(langs))], grid=self.thresholds
+            probs, np.eye(len(OBJECTIVES))[truth], grid=self.thresholds
         )
         return self
+
+    def _zero_shot_by_language(
+        self,
+        vectors: np.ndarray,
+        catalogue: CatalogueIndex,
+        languages: Sequence[str] | None,
+        default: str,
+    ) -> np.ndarray:
+        rows = np.array(
+            languages
+            if languages is not None and len(languages) == len(vectors)
+            else [default] * len(vectors),
+            dtype=object,
+        )
+        out = np.zeros((len(vectors), len(OBJECTIVES)), dtype=np.float32)
+        for language in set(rows):
+            mask = rows == language
+            out[mask] = self.zero_shot_scores(
+                vectors[mask], catalogue.for_language(language or default)
+            )
+        return out
+
+    def _fit_fields(
+        self, X: Mapping[str, np.ndarray], labels: list[list[str]], rows: np.ndarray
+    ) -> EmbeddingClassifier:
+        Xs = np.concatenate([v[rows] for v in X.values()])
+        Ys = [labels[i] for _ in X for i in rows]
+        return EmbeddingClassifier(
+            None, C=self.field_C, multilabel=True, min_positive=self.field_min_positive * len(X)
+        ).fit(Xs, Ys)
 
     def _fit_head(
         self,
@@ -214,17 +354,26 @@ class ObjectiveClassifier(BaseEstimator):
     def predict_proba(
         self, X: np.ndarray, catalogue: CatalogueIndex, *, mode: str = "combined"
     ) -> np.ndarray:
-        """``(n, 4)`` objective probabilities; ``mode`` is combined, supervised or zero-shot."""
+        """``(n, 4)`` objective probabilities; ``mode`` is one of :data:`MODES`."""
         check_is_fitted(self)
-        if mode not in MODES:
-            raise ValueError(f"mode must be combined, supervised or zero-shot, got {mode!r}")
+        check_choice("mode", mode, MODES)
         p_zs = softmax(self.zero_shot_scores(X, catalogue) / self.temperature_)
         if mode == "zero-shot":
             return p_zs
         p_sup = _supervised_proba(self.head_, X)
         if mode == "supervised":
             return p_sup
-        return blend(p_sup, p_zs, self.blend_weight_)
+        field_head = getattr(self, "field_head_", None)
+        p_fields = None if field_head is None else _field_proba(field_head, X, self.fields_)
+        if mode == "fields":
+            if p_fields is None:
+                raise ValueError(
+                    "this model has no intervention-field route (fit it with activities)"
+                )
+            return p_fields
+        if p_fields is None or self.combination == "blend":
+            return blend(p_sup, p_zs, self.blend_weight_)
+        return softmax(_ensemble_logits(p_sup, p_fields, p_zs) / self.ensemble_temperature_)
 
     def predict(self, X: np.ndarray, catalogue: CatalogueIndex) -> np.ndarray:
         """The most probable objective code of each row."""

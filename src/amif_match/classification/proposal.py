@@ -25,6 +25,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
+from amif_match.classification.activities import ActivityRanker
 from amif_match.classification.heads import HeadsError, load_heads, save_heads
 from amif_match.classification.objective import ObjectiveClassifier
 from amif_match.classification.scope import ScopeClassifier
@@ -83,9 +84,11 @@ class ProposalClassifier(BaseEstimator):
         objective: The objective estimator (default :class:`ObjectiveClassifier`).
         target_groups: The target-group estimator (default :class:`TargetGroupClassifier`).
         scope: The scope estimator (default :class:`ScopeClassifier`).
+        activities: The activity ranker (default :class:`~.activities.ActivityRanker`).
 
     Learned attributes (after :meth:`fit` or :meth:`load`): ``objective_``,
-    ``target_groups_``, ``scope_`` (fitted clones of the three), and ``training_`` (counts of
+    ``target_groups_``, ``scope_``, ``activities_`` (fitted clones of the four; heads saved
+    before the ranker was trained load with a catalogue-only ranker), and ``training_`` (counts of
     the training data). The names of the former single model (``objective_head_``,
     ``tg_threshold_``, ``scope_threshold_``, ...) still read the same values.
     """
@@ -96,10 +99,12 @@ class ProposalClassifier(BaseEstimator):
         objective: ObjectiveClassifier | None = None,
         target_groups: TargetGroupClassifier | None = None,
         scope: ScopeClassifier | None = None,
+        activities: ActivityRanker | None = None,
     ) -> None:
         self.objective = objective
         self.target_groups = target_groups
         self.scope = scope
+        self.activities = activities
 
     def __getattr__(self, name: str) -> Any:
         # Only reached for names that are not set: the aliases of the former single model.
@@ -123,6 +128,8 @@ class ProposalClassifier(BaseEstimator):
         scope_funds: Sequence[str] | None = None,
         project_languages: Mapping[str, Sequence[str]] | None = None,
         scope_languages: Sequence[str] | None = None,
+        activities: Sequence[Sequence[str]] | None = None,
+        scope_migration: Sequence[bool] | None = None,
     ) -> ProposalClassifier:
         """Fit every estimator.
 
@@ -140,9 +147,23 @@ class ProposalClassifier(BaseEstimator):
                 key's rows are in that language when missing), for the scope head's
                 language balance.
             scope_languages: The language of each negative.
+            activities: Catalogue codes of each project (the intervention-field route of the
+                objective and the learned activity ranking).
+            scope_migration: Whether each negative is about migration (the first stage of
+                the scope decision).
         """
         objective = ObjectiveClassifier() if self.objective is None else self.objective
-        self.objective_ = clone(objective).fit(project_vectors, objectives, catalogue=catalogue)
+        self.objective_ = clone(objective).fit(
+            project_vectors,
+            objectives,
+            catalogue=catalogue,
+            activities=activities,
+            languages=project_languages,
+        )
+        ranker = ActivityRanker() if self.activities is None else self.activities
+        self.activities_ = clone(ranker).fit(
+            catalogue, vectors=project_vectors, sentences=project_sentences, activities=activities
+        )
         signals = {
             lang: Signals(project_vectors[lang], project_sentences[lang], project_texts[lang])
             for lang in project_vectors
@@ -166,6 +187,9 @@ class ProposalClassifier(BaseEstimator):
             np.arange(len(positives) + len(negatives)) < len(positives),
             funds=scope_funds,
             languages=languages,
+            migration=None
+            if scope_migration is None
+            else np.concatenate([np.ones(len(positives), bool), np.asarray(scope_migration, bool)]),
         )
         self.training_ = {
             "projects": len(objectives),
@@ -210,6 +234,7 @@ class ProposalClassifier(BaseEstimator):
             heads["scope"] = scope.head_
         if scope.fund_head_ is not None:
             heads["fund"] = scope.fund_head_
+        heads.update(_learned_parts(objective, scope, self.activities_))
         calibrator = groups.calibrator_
         params = {
             "temperature": objective.temperature_,
@@ -235,6 +260,17 @@ class ProposalClassifier(BaseEstimator):
                 "scope": _plain_params(scope),
             },
             "training": self.training_,
+            # Format 3: the ensemble's field route and calibration, the trained activity
+            # ranker and the two-stage scope (format 2 readers ignore them).
+            "ensemble_temperature": objective.ensemble_temperature_,
+            "fields": dict(objective.fields_),
+            "activity_ranker": {
+                "params": _plain_params(self.activities_),
+                "codes": self.activities_.codes_,
+                "layers": self.activities_.layers_,
+                "objectives": self.activities_.objectives_,
+                "similarity_calibration": self.activities_.similarity_calibration_,
+            },
         }
         save_heads(folder, heads, {**meta, "params": params})
 
@@ -267,7 +303,9 @@ class ProposalClassifier(BaseEstimator):
             model.scope_ = scope = clone(scope)
             scope.head_, scope.fund_head_ = heads.get("scope"), heads.get("fund")
             scope.threshold_ = float(params["scope_threshold"])
+            scope.migration_head_ = heads.get("migration")
             model.training_ = params["training"]
+            _restore_format_3(model, heads, params)
             checked = [objective.temperature_, objective.blend_weight_, objective.threshold_]
             checked += [groups.threshold_, scope.threshold_, *params["tg_calibrator"]]
             if not np.isfinite(checked).all():
@@ -278,6 +316,54 @@ class ProposalClassifier(BaseEstimator):
                 file=str(Path(folder) / "heads.json"),
             ) from exc
         return model, meta
+
+
+def _learned_parts(
+    objective: ObjectiveClassifier, scope: ScopeClassifier, ranker: ActivityRanker
+) -> dict[str, Any]:
+    """The heads added in format 3, where fitted (names as in ``heads.npz``)."""
+    parts = {
+        "fields": objective.field_head_,
+        "migration": scope.migration_head_,
+        "activities": ranker.head_,
+    }
+    return {name: head for name, head in parts.items() if head is not None}
+
+
+def _restore_format_3(
+    model: ProposalClassifier, heads: dict[str, Any], params: dict[str, Any]
+) -> None:
+    """Set the format-3 parts; files written before them get the former behaviour (the
+    blend, a catalogue-only activity ranker)."""
+    objective = model.objective_
+    objective.field_head_ = heads.get("fields")
+    objective.fields_ = dict(params.get("fields", {}))
+    objective.ensemble_temperature_ = float(params.get("ensemble_temperature", 1.0))
+    if objective.field_head_ is not None and (
+        not objective.fields_ or set(objective.field_head_.classes_) - set(objective.fields_)
+    ):
+        raise ValueError("the intervention-field head and the 'fields' map disagree")
+    stored = params.get("activity_ranker")
+    ranker = ActivityRanker(**(stored or {}).get("params", {}))
+    model.activities = ranker
+    model.activities_ = ranker = clone(ranker)
+    ranker.head_, ranker.similarity_calibration_ = None, None
+    ranker.codes_, ranker.layers_, ranker.objectives_ = [], [], []
+    if stored is not None:
+        ranker.codes_ = [str(c) for c in stored["codes"]]
+        ranker.layers_ = [str(c) for c in stored["layers"]]
+        ranker.objectives_ = [[str(o) for o in objs] for objs in stored["objectives"]]
+        if not len(ranker.codes_) == len(ranker.layers_) == len(ranker.objectives_):
+            raise ValueError("the activity ranker's codes, layers and objectives differ in length")
+        calibration = stored.get("similarity_calibration")
+        if calibration is not None:
+            slope, intercept = (float(x) for x in calibration)
+            if not np.isfinite([slope, intercept]).all():
+                raise ValueError("the activity similarity calibration is not finite")
+            ranker.similarity_calibration_ = (slope, intercept)
+        ranker.head_ = heads.get("activities")
+    if not np.isfinite(objective.ensemble_temperature_) or objective.ensemble_temperature_ <= 0:
+        raise ValueError("the ensemble temperature must be a positive number")
 
 
 def _plain_params(estimator: BaseEstimator) -> dict[str, Any]:

@@ -42,7 +42,26 @@ def training_signals(corpus: Corpus, store: Embedder) -> dict[str, Any]:
         "project_texts": texts,
         "scope_negatives": neg_vectors,
         "scope_funds": list(negatives["resembles"]) if len(negatives) else None,
+        "scope_migration": _migration_flags(negatives),
+        "project_activities": [list(codes) for codes in corpus.projects["activities"]],
     }
+
+
+def _migration_flags(negatives: Any) -> list[bool] | None:
+    """``migration_related`` of each negative; ``None`` (one-stage scope) when no row has it.
+
+    A row without the flag counts as not about migration: the first stage then learns it as
+    an ordinary counter-example, as the one-stage model did.
+    """
+    if not len(negatives) or "migration_related" not in negatives:
+        return None
+    flags = negatives["migration_related"]
+    if flags.isna().all():
+        return None
+    return [
+        bool(v) if isinstance(v, bool | int) else str(v).strip().lower() == "true"
+        for v in flags.fillna(False)
+    ]
 
 
 def fit_proposal_classifier(
@@ -61,6 +80,8 @@ def fit_proposal_classifier(
         scope_funds=signals["scope_funds"],
         project_languages=signals["project_languages"],
         scope_languages=signals["scope_languages"],
+        activities=signals["project_activities"],
+        scope_migration=signals["scope_migration"],
     )
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from amif_match.corpus import OBJECTIVES
+from amif_match.evaluate.metrics import reliability_table
 from amif_match.markdown import markdown_table
 
 __all__ = ["END", "START", "write_model_card"]
@@ -145,7 +146,60 @@ def _countries_section(results: dict[str, Any]) -> list[str]:
         "Per language of the description (`en` summaries are all projects' English summaries):",
         "",
         markdown_table(language.sort_values(["text", "projects"], ascending=[True, False])),
+        *_ablation_section(tables),
+        *_reliability_section(tables),
     ]
+
+
+def _ablation_section(tables: dict[str, Any]) -> list[str]:
+    """Every objective candidate on the same held-out countries."""
+    ablation = tables.get("ablation")
+    if ablation is None or not len(ablation):
+        return []
+    return [
+        "",
+        "### Ablation: objective candidates, leave-one-country-out",
+        "Each row is one candidate, refitted per held-out country on the other countries only "
+        "(the default is chosen by these numbers, not by the Finnish folds). `ensemble` (the "
+        "default): calibrated product of the supervised head, the intervention-field route and "
+        "zero-shot; `blend`: the former default (supervised and zero-shot, weight by "
+        "cross-validated likelihood); `supervised`: class-balanced logistic regression on the "
+        "projects and catalogue texts; `fields`: the intervention-field route alone; "
+        "`zero-shot`: catalogue similarity; `knn`: class-balanced vote of the 15 nearest "
+        "training projects; `adapter`: a one-hidden-layer network (256 units) trained on the "
+        "frozen embeddings. `worst_country_accuracy`: the lowest accuracy of a held-out "
+        "country with at least 6 projects. Contrastive fine-tuning of the embedder was not "
+        "run: see Known limits.",
+        "",
+        markdown_table(ablation),
+    ]
+
+
+def _reliability_section(tables: dict[str, Any]) -> list[str]:
+    """The reliability table of the default model's held-out probabilities (and the plot)."""
+    predictions = tables.get("predictions")
+    columns = [f"p_{c}" for c in OBJECTIVES]
+    if predictions is None or not set(columns) <= set(predictions.columns):
+        return []
+    out = [
+        "",
+        "### Calibration: reliability of the objective probabilities (leave-one-country-out)",
+        "Top-label confidence against the share of correct top labels, in ten bins, for the "
+        "default model on held-out countries (`ece`: expected calibration error, the "
+        "text-weighted mean gap). The plot is `reliability.png`.",
+        "",
+        "![Reliability diagram](reliability.png)",
+    ]
+    for text, group in predictions.groupby("text", sort=False):
+        table = reliability_table(group["objective"], group[columns].to_numpy())
+        gap = (table["confidence"] - table["accuracy"]).abs() * table["texts"]
+        out += [
+            "",
+            f"`{text}`: ece {gap.sum() / table['texts'].sum():.3f}",
+            "",
+            markdown_table(table),
+        ]
+    return out
 
 
 def write_model_card(results: dict[str, Any], path: str | Path, *, command: str) -> Path:

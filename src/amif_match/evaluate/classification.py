@@ -114,7 +114,7 @@ def evaluate_classification(
     acts = [list(a) for a in projects["activities"]]
     tg_codes = cat.target_group_codes
     langs = list(vectors)
-    ranker = ActivityRanker().fit(cat)
+    languages = signals["project_languages"]
     is_field = (cat.activities["layer"] == "intervention_field").to_numpy()
 
     rows_out: list[dict[str, Any]] = []
@@ -144,7 +144,11 @@ def evaluate_classification(
                 _subset(texts, train),
                 list(y[train]),
                 [tg[i] for i in train],
+                project_languages=_subset({k: list(v) for k, v in languages.items()}, train),
+                activities=[acts[i] for i in train],
             )
+            # The similarity-only ranker (zero-shot) next to the trained one (combined).
+            ranker = ActivityRanker().fit(cat)
             supervised = ObjectiveClassifier(use_catalogue=False, random_state=random_state)
             supervised.fit(_subset(vectors, train), list(y[train]), catalogue=cat)
             baseline = _Baseline.fit(
@@ -159,15 +163,25 @@ def evaluate_classification(
             V = vectors[lang][test]
             sig = Signals(V, [sentences[lang][i] for i in test], [texts[lang][i] for i in test])
             truth_tg = [tg[i] for i in test]
-            scores = ranker.score(V, sig.sentences, view)
             truth_acts = [acts[i] for i in test]
-            # The corpus labels are intervention-field codes, so also rank within that layer.
-            act = {
-                "activities_hit@3": activity_hits(scores, truth_acts, cat.activity_codes),
-                "intervention_field_hit@3": activity_hits(
-                    np.where(is_field, scores, -np.inf), truth_acts, cat.activity_codes
-                ),
-            }
+
+            def hits(
+                scores: np.ndarray, truth_acts: list[list[str]] = truth_acts
+            ) -> dict[str, float]:
+                # The corpus labels are mostly intervention fields: also rank within that layer.
+                return {
+                    "activities_hit@3": activity_hits(scores, truth_acts, cat.activity_codes),
+                    "intervention_field_hit@3": activity_hits(
+                        np.where(is_field, scores, -np.inf), truth_acts, cat.activity_codes
+                    ),
+                }
+
+            act_zs = hits(ranker.score(V, sig.sentences, view))
+            act = hits(
+                combined.activities_.score(
+                    V, sig.sentences, view, combined.objective_proba(V, view)
+                )
+            )
             no_act = dict.fromkeys(act, float("nan"))
             Xte = baseline.tfidf.transform(sig.texts)
             lex = np.stack([cat.lexical_target_groups(t) for t in sig.texts])
@@ -186,7 +200,7 @@ def evaluate_classification(
                 "zero-shot": (
                     np.array(OBJECTIVES)[zero_shot.argmax(axis=1)],
                     select(zs_tg_scores, 1.0, tg_codes),
-                    act,
+                    act_zs,
                 ),
                 "supervised": (
                     np.array(OBJECTIVES)[probas["supervised"].argmax(axis=1)],

@@ -181,6 +181,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         write_model_card(results, args.card, command=command)
         # The plain-data results next to the card (the notebooks plot them).
+        if "countries" in results:
+            from amif_match.evaluate.plots import reliability_figure
+
+            figure = reliability_figure(results["countries"]["predictions"])
+            figure.savefig(Path(args.card).with_name("reliability.png"), dpi=110)
         out = Path(args.card).with_name("evaluation.json")
         out.write_text(
             json.dumps(evaluation_json(results), ensure_ascii=False, indent=1) + "\n",

@@ -20,14 +20,24 @@ from sklearn.metrics import accuracy_score, f1_score
 from amif_match.classification import ObjectiveClassifier
 from amif_match.corpus import OBJECTIVES, Corpus
 from amif_match.embedding import DEFAULT_EMBEDDER
+from amif_match.evaluate.metrics import calibration
 
-__all__ = ["TEXTS", "evaluate_countries", "loco_scores"]
+__all__ = ["CANDIDATES", "TEXTS", "evaluate_countries", "loco_scores"]
 
 #: The text of each held-out project that is scored: its description in its own language (the
 #: ``language`` column; Finnish for Finland) and its English summary. They are the two
 #: training views of :func:`~amif_match.classification.training.training_signals` (``fi`` is
 #: the Finnish description where there is one, else the own-language description).
 TEXTS = {"description": "fi", "summary_en": "en"}
+
+#: The objective candidates of the ablation, scored on the same held-out countries. All but
+#: the last two are modes of one fitted :class:`ObjectiveClassifier`: ``ensemble`` (the
+#: default: calibrated product of the three experts), ``blend`` (the former default),
+#: ``supervised`` (class-balanced logistic regression), ``fields`` (the intervention-field
+#: route), ``zero-shot``; ``knn`` (similarity-weighted vote of the 15 nearest training
+#: projects, class-balanced) and ``adapter`` (a one-hidden-layer network trained on the frozen
+#: embeddings, scikit-learn's MLPClassifier) are fitted separately.
+CANDIDATES = ("ensemble", "blend", "supervised", "fields", "zero-shot", "knn", "adapter")
 
 
 def loco_scores(y_true: Sequence[str], y_pred: Sequence[str]) -> dict[str, float]:
@@ -75,6 +85,7 @@ def evaluate_countries(
     *,
     countries: Sequence[str] | None = None,
     random_state: int = 0,
+    ablation: bool = True,
 ) -> dict[str, pd.DataFrame]:
     """Leave-one-country-out evaluation of the objective estimator (the production model).
 
@@ -91,7 +102,10 @@ def evaluate_countries(
         objective; ``by_country``: accuracy, macro-F1 and per-objective F1 per held-out
         country and text; ``by_language``: the same per ``language`` of the description (and
         ``en`` for the English summaries); ``by_text``: pooled over every held-out project, per
-        text (all four objectives occur, so its macro-F1 is over SO1-SO4).
+        text (all four objectives occur, so its macro-F1 is over SO1-SO4); ``ablation``: every
+        candidate of :data:`CANDIDATES` on the same held-out countries (empty with
+        ``ablation=False``). Predictions carry the probabilities (``p_SO1`` ...) and the
+        ``confidence`` of the top label, for calibration plots.
     """
     from amif_match.matcher import Matcher
 
@@ -105,43 +119,140 @@ def evaluate_countries(
     unknown = sorted(set(held) - set(country))
     if unknown:
         raise ValueError(f"no projects of {unknown} in the corpus")
+    languages = matcher.training_signals()["project_languages"]
+    activities = [list(a) for a in projects["activities"]]
     rows: list[dict[str, Any]] = []
     for code in held:
         test = country == code
+        train = {lang: v[~test] for lang, v in vectors.items()}
         with warnings.catch_warnings():
             # A training set may lack an objective in an inner fold; sklearn warns about it.
             warnings.simplefilter("ignore")
             model = ObjectiveClassifier(random_state=random_state).fit(
-                {lang: v[~test] for lang, v in vectors.items()}, list(y[~test]), catalogue=catalogue
+                train,
+                list(y[~test]),
+                catalogue=catalogue,
+                activities=[a for a, t in zip(activities, test, strict=True) if not t],
+                languages={
+                    k: [x for x, t in zip(v, test, strict=True) if not t]
+                    for k, v in languages.items()
+                },
             )
+            others = _other_candidates(train, y[~test]) if ablation else {}
         held_out = projects[test]
         for text, lang in TEXTS.items():
             # As in production, each text meets the catalogue in its own language (Finnish,
             # Swedish, English; language-neutral centroids for the others).
-            languages = held_out["language"].to_numpy() if text == "description" else None
-            predicted = np.empty(int(test.sum()), dtype=object)
-            for language in set(languages) if languages is not None else {lang}:
-                rows_of = languages == language if languages is not None else slice(None)
-                predicted[rows_of] = model.predict(
-                    vectors[lang][test][rows_of], catalogue.for_language(language)
-                )
-            rows += [
-                {
-                    "id": pid,
-                    "country": code,
-                    "language": language if text == "description" else "en",
-                    "text": text,
-                    "objective": truth,
-                    "predicted": pred,
-                }
-                for pid, language, truth, pred in zip(
-                    held_out["id"], held_out["language"], y[test], predicted, strict=True
-                )
-            ]
-    predictions = pd.DataFrame(rows)
+            text_langs = held_out["language"].to_numpy() if text == "description" else None
+            X = vectors[lang][test]
+            proba = {c: np.zeros((len(X), len(OBJECTIVES))) for c in CANDIDATES[:5]}
+            for language in set(text_langs) if text_langs is not None else {lang}:
+                rows_of = text_langs == language if text_langs is not None else slice(None)
+                view = catalogue.for_language(language or "fi")
+                for mode, name in (
+                    ("combined", "ensemble"),
+                    ("supervised", "supervised"),
+                    ("fields", "fields"),
+                    ("zero-shot", "zero-shot"),
+                ):
+                    proba[name][rows_of] = model.predict_proba(X[rows_of], view, mode=mode)
+                model.combination = "blend"
+                proba["blend"][rows_of] = model.predict_proba(X[rows_of], view)
+                model.combination = "ensemble"
+            for name, other in others.items():
+                proba[name] = other(X)
+            for i, (pid, language, truth) in enumerate(
+                zip(held_out["id"], held_out["language"], y[test], strict=True)
+            ):
+                for name, table in (
+                    proba.items() if ablation else (("ensemble", proba["ensemble"]),)
+                ):
+                    rows.append(
+                        {
+                            "id": pid,
+                            "country": code,
+                            "language": language if text == "description" else "en",
+                            "text": text,
+                            "candidate": name,
+                            "objective": truth,
+                            "predicted": OBJECTIVES[int(table[i].argmax())],
+                            "confidence": float(table[i].max()),
+                            **{f"p_{c}": float(table[i, j]) for j, c in enumerate(OBJECTIVES)},
+                        }
+                    )
+    every = pd.DataFrame(rows)
+    predictions = every[every["candidate"] == "ensemble"].drop(columns=["candidate"])
     return {
         "predictions": predictions,
         "by_country": _table(predictions, ["country", "text"]),
         "by_language": _table(predictions, ["language", "text"]),
         "by_text": _table(predictions, ["text"]),
+        "ablation": _ablation(every) if ablation else pd.DataFrame(),
     }
+
+
+def _ablation(every: pd.DataFrame) -> pd.DataFrame:
+    """One row per (candidate, text): pooled accuracy, macro-F1, SO3/SO4 F1, the worst
+    country's accuracy (countries with at least 6 projects) and the ECE of the top label."""
+    rows = []
+    for (name, text), group in every.groupby(["candidate", "text"], sort=False):
+        scores = loco_scores(group["objective"], group["predicted"])
+        big = group.groupby("country").filter(lambda g: len(g) >= 6)
+        worst = big.groupby("country").apply(
+            lambda g: float((g["objective"] == g["predicted"]).mean()), include_groups=False
+        )
+        proba = group[[f"p_{c}" for c in OBJECTIVES]].to_numpy()
+        rows.append(
+            {
+                "candidate": name,
+                "text": text,
+                "accuracy": scores["accuracy"],
+                "macro_f1": scores["macro_f1"],
+                "SO3_f1": scores["SO3_f1"],
+                "SO4_f1": scores["SO4_f1"],
+                "worst_country_accuracy": float(worst.min()),
+                "ece": calibration(group["objective"].to_numpy(), proba)["ece"],
+            }
+        )
+    order = {c: i for i, c in enumerate(CANDIDATES)}
+    frame = pd.DataFrame(rows)
+    return frame.sort_values(
+        ["text", "candidate"], key=lambda c: c.map(order) if c.name == "candidate" else c
+    ).reset_index(drop=True)
+
+
+def _other_candidates(train: dict[str, np.ndarray], y: np.ndarray) -> dict[str, Any]:
+    """The kNN and adapter candidates fitted on the training views (predict: vectors -> proba)."""
+    from sklearn.neural_network import MLPClassifier
+
+    X = np.concatenate(list(train.values()))
+    labels = np.tile(np.array([OBJECTIVES.index(c) for c in y]), len(train))
+    prior = np.maximum(np.bincount(labels, minlength=len(OBJECTIVES)), 1) / len(labels)
+
+    def knn(vectors: np.ndarray, k: int = 15, temperature: float = 0.05) -> np.ndarray:
+        sims = vectors @ X.T
+        nearest = np.argsort(-sims, axis=1)[:, :k]
+        out = np.full((len(vectors), len(OBJECTIVES)), 1e-6)
+        for r, idx in enumerate(nearest):
+            np.add.at(out[r], labels[idx], np.exp((sims[r, idx] - 1.0) / temperature))
+        out /= prior  # class-balanced vote
+        return out / out.sum(axis=1, keepdims=True)
+
+    # Oversample the rare objectives: MLPClassifier has no class weights.
+    counts = np.bincount(labels, minlength=len(OBJECTIVES))
+    rng = np.random.default_rng(0)
+    rows = np.concatenate(
+        [
+            rng.choice(np.flatnonzero(labels == c), counts.max())
+            for c in range(len(OBJECTIVES))
+            if counts[c]
+        ]
+    )
+    mlp = MLPClassifier((256,), alpha=1e-3, max_iter=300, random_state=0).fit(X[rows], labels[rows])
+
+    def adapter(vectors: np.ndarray) -> np.ndarray:
+        out = np.full((len(vectors), len(OBJECTIVES)), 1e-6)
+        out[:, mlp.classes_] = mlp.predict_proba(vectors)
+        return out / out.sum(axis=1, keepdims=True)
+
+    return {"knn": knn, "adapter": adapter}

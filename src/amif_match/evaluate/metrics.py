@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
+import pandas as pd
 from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
 
 from amif_match.corpus import OBJECTIVES
 
-__all__ = ["activity_hits", "calibration", "objective_scores", "select", "target_group_scores"]
+__all__ = [
+    "activity_hits",
+    "calibration",
+    "objective_scores",
+    "reliability_table",
+    "select",
+    "target_group_scores",
+]
 
 
 def objective_scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
@@ -85,3 +95,27 @@ def activity_hits(
             top = {codes[j] for j in np.argsort(-row)[:k]}
             hits.append(bool(top & set(labels)))
     return float(np.mean(hits)) if hits else float("nan")
+
+
+def reliability_table(y_true: Sequence[str], proba: np.ndarray, *, bins: int = 10) -> pd.DataFrame:
+    """Confidence of the top label against its accuracy, in ``bins`` equal-width bins.
+
+    One row per non-empty bin: ``bin`` (its range), ``texts``, ``confidence`` (mean top
+    probability) and ``accuracy`` (share of texts whose top label is right); a calibrated
+    model has the two close in every bin.
+    """
+    idx = np.array([OBJECTIVES.index(c) for c in y_true])
+    conf = proba.max(axis=1)
+    correct = proba.argmax(axis=1) == idx
+    which = np.minimum((conf * bins).astype(int), bins - 1)
+    rows = [
+        {
+            "bin": f"{b / bins:.1f}–{(b + 1) / bins:.1f}",
+            "texts": int((which == b).sum()),
+            "confidence": float(conf[which == b].mean()),
+            "accuracy": float(correct[which == b].mean()),
+        }
+        for b in range(bins)
+        if (which == b).any()
+    ]
+    return pd.DataFrame(rows)

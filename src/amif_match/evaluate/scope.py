@@ -50,6 +50,14 @@ def evaluate_scope(
         for _ in range(len(v.reshape(-1, v.shape[-1])))
     ]
     neg_langs = np.asarray(signals["scope_languages"])
+    flags = signals.get("scope_migration")
+    migration = None if flags is None else np.asarray(flags, dtype=bool)
+    names = matcher.corpus_.out_of_scope.get("name")
+    real = (
+        np.zeros(len(neg), dtype=bool)
+        if names is None
+        else names.fillna("").astype(str).str.strip().ne("").to_numpy()
+    )
     n_proj = len(next(iter(proj.values())))
     kf = KFold(n_splits, shuffle=True, random_state=random_state)
     proj_folds = list(kf.split(np.arange(n_proj)))
@@ -62,7 +70,12 @@ def evaluate_scope(
         in_scope = np.arange(len(X)) < len(pos_train)
         languages = [*(lang for key in proj for lang in proj_langs[key][ptr]), *cat_langs]
         languages += list(neg_langs[ntr])
-        model = clone(estimator).fit(X, in_scope, funds=funds[ntr], languages=languages)
+        about = None
+        if migration is not None:
+            about = np.concatenate([np.ones(len(pos_train), dtype=bool), migration[ntr]])
+        model = clone(estimator).fit(
+            X, in_scope, funds=funds[ntr], languages=languages, migration=about
+        )
         pos_test = np.concatenate([v[pte] for v in proj.values()])
         Xte = np.concatenate([pos_test, neg[nte]])
         truth = np.array([True] * len(pos_test) + [False] * len(nte))
@@ -77,11 +90,22 @@ def evaluate_scope(
                 "out_of_scope_precision": tp / max(out_pred.sum(), 1),
                 "out_of_scope_recall": tp / max(out_true.sum(), 1),
                 "amif_kept": float(pred[truth].mean()),
+                # Recall on the real projects of other funds, and on the migration-related ones
+                # (the hard second stage); NaN where a fold has none.
+                "real_negatives_recall": _share(~pred[len(pos_test) :], real[nte]),
+                "migration_negatives_recall": _share(
+                    ~pred[len(pos_test) :],
+                    np.zeros(len(nte), bool) if migration is None else migration[nte],
+                ),
                 "fund_accuracy": float((guessed == funds[nte]).mean()),
                 "n_test": len(Xte),
             }
         )
     frame = pd.DataFrame(rows)
-    mean = frame.mean(numeric_only=True).to_dict()
+    mean = frame.mean(numeric_only=True, skipna=True).to_dict()
     mean["fold"] = "mean"
     return pd.concat([frame, pd.DataFrame([mean])], ignore_index=True)
+
+
+def _share(hit: np.ndarray, rows: np.ndarray) -> float:
+    return float(hit[rows].mean()) if rows.any() else float("nan")

@@ -48,7 +48,7 @@ Text = Annotated[
     Field(
         min_length=1,
         max_length=MAX_CHARS,
-        description="The proposal: plain text or HTML, in Finnish, Swedish or English.",
+        description="The proposal: plain text or HTML, in any EU language.",
         examples=["Kotoutumiskoulutusta maahanmuuttajanaisille"],
     ),
 ]

@@ -64,7 +64,7 @@ def suggest_partners_for_text(
     cache); keep a :class:`~amif_match.matcher.Matcher` to serve many queries.
 
     Args:
-        text: The proposal (Finnish, Swedish or English; plain text or HTML).
+        text: The proposal (any EU language; plain text or HTML).
         corpus: Defaults to the bundled corpus; pass ``Corpus.default().add(...)`` to include
             your own projects and organisations.
         embedder: Defaults to ``get_embedder()`` (the offline ``me5-small`` model).

@@ -5,9 +5,8 @@
 - :mod:`.assess`: whether a valid text is a description at all.
 """
 
-from amif_match.text.language import detect_language
+from amif_match.text.language import LANGUAGES, TEXT_LANGUAGES, detect_language
 from amif_match.text.normalise import (
-    LANGUAGES,
     MAX_CHARS,
     NormalisedText,
     as_text_list,
@@ -22,6 +21,7 @@ from amif_match.text.sentences import split_sentences
 __all__ = [
     "LANGUAGES",
     "MAX_CHARS",
+    "TEXT_LANGUAGES",
     "NormalisedText",
     "as_text_list",
     "check_text",

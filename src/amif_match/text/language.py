@@ -1,10 +1,67 @@
-"""A small, dependency-free guess of a text's language: Finnish, Swedish, English or none."""
+"""The language of a text: any of the EU's 24 official languages, or ``"und"``.
+
+:func:`detect_language` asks py3langid (a small naive-Bayes byte n-gram model, numpy only),
+restricted to :data:`TEXT_LANGUAGES`, and trusts its answer from :data:`MIN_CONFIDENCE` on.
+Below that (titles, a few words) a small stopword guesser for the catalogue languages (Finnish,
+Swedish, English) may confirm py3langid's first choice; anything else is ``"und"``. Measured on
+the corpus by ``benchmarks/bench_language.py``.
+"""
 
 from __future__ import annotations
 
 import re
+from functools import cache
+from typing import Any
 
-__all__ = ["WORD", "detect_language"]
+__all__ = [
+    "LANGUAGES",
+    "MIN_CONFIDENCE",
+    "TEXT_LANGUAGES",
+    "WORD",
+    "detect_language",
+    "stopword_language",
+]
+
+#: Languages with catalogue texts (names and descriptions of objectives, activities and target
+#: groups): the languages results can be *displayed* in.
+LANGUAGES = ("fi", "sv", "en")
+
+#: Languages a *text* may be in and be recognised: the 24 official languages of the EU (ISO
+#: 639-1). A text in one without catalogue texts is compared with the language-neutral
+#: catalogue and answered with English names.
+TEXT_LANGUAGES = (
+    "bg",
+    "cs",
+    "da",
+    "de",
+    "el",
+    "en",
+    "es",
+    "et",
+    "fi",
+    "fr",
+    "ga",
+    "hr",
+    "hu",
+    "it",
+    "lt",
+    "lv",
+    "mt",
+    "nl",
+    "pl",
+    "pt",
+    "ro",
+    "sk",
+    "sl",
+    "sv",
+)
+
+#: py3langid's (length-calibrated) probability from which its language is taken as it is; below
+#: it the stopword guesser must agree (see :func:`detect_language`). Whole corpus descriptions
+#: and summaries are all above it (and all right). On their first 2, 3 and 5 words the rule is
+#: wrong on 0.4 % of fragments (and says ``"und"`` on 39 %); 0.5 would be wrong on 1.2 %
+#: (``"und"`` on 31 %), py3langid's first choice whatever its probability on 15 %.
+MIN_CONFIDENCE = 0.7
 
 #: A word: a run of letters (no digits, no underscores).
 WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
@@ -191,12 +248,13 @@ _FI_SUFFIX = re.compile(
 )
 
 
-def detect_language(text: str) -> str:
-    """Guess whether ``text`` is Finnish, Swedish or English.
+def stopword_language(text: str) -> str:
+    """Guess whether ``text`` is Finnish, Swedish or English from function words alone.
 
-    A deliberately small, dependency-free guesser tuned for project descriptions: it scores
-    function words of each language and falls back to Finnish word endings and the letters
-    å/ä/ö for short titles. Returns ``"und"`` when there is no signal (e.g. German).
+    The library's first detector, kept for short texts: it scores function words of each
+    language and falls back to Finnish word endings and the letters å/ä/ö for titles. Returns
+    ``"und"`` when there is no signal (e.g. German, or a few English words without a function
+    word).
     """
     words = [w.lower() for w in WORD.findall(text)]
     if not words:
@@ -220,9 +278,39 @@ def detect_language(text: str) -> str:
         return best
     if re.search("[äö]", lowered):
         return "fi"
-    if text.isascii() and any(w in _STOPWORDS["en"] for w in words):
-        return "en"
-    if text.isascii() and len(words) <= 8:
-        # ASCII-only short phrases without signal: English is the most likely of the three.
-        return "en" if not fi_suffixes else "fi"
     return "und"
+
+
+def detect_language(text: str) -> str:
+    """The language of ``text``: one of :data:`TEXT_LANGUAGES`, or ``"und"`` when unsure.
+
+    The rule: py3langid's most likely EU language when its probability is at least
+    :data:`MIN_CONFIDENCE`; otherwise that language only if it is Finnish, Swedish or English
+    and :func:`stopword_language` finds the same; otherwise ``"und"`` (undetermined: a few
+    words without a clear signal, numbers or codes only). An undetermined text is still
+    classified, against the language-neutral catalogue.
+    """
+    if not WORD.search(text):
+        return "und"
+    language, confidence = _identifier().classify(text)
+    if confidence >= MIN_CONFIDENCE:
+        return str(language)
+    if language in LANGUAGES and stopword_language(text) == language:
+        return str(language)
+    return "und"
+
+
+@cache
+def _identifier() -> Any:
+    """py3langid restricted to the EU languages, loaded on first use (about 0.5 s)."""
+    try:
+        from py3langid.langid import MODEL_FILE, LanguageIdentifier
+    except ImportError as error:  # a dependency: only a broken install lacks it
+        from amif_match.errors import MissingDependencyError
+
+        raise MissingDependencyError(
+            "language detection needs py3langid: pip install 'py3langid>=0.4'"
+        ) from error
+    identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    identifier.set_languages(TEXT_LANGUAGES)
+    return identifier

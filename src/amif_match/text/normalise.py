@@ -18,22 +18,19 @@ from dataclasses import dataclass
 from amif_match.errors import InputError
 from amif_match.text.assess import description_problem
 from amif_match.text.html import html_to_text
-from amif_match.text.language import WORD, detect_language
+from amif_match.text.language import LANGUAGES, TEXT_LANGUAGES, WORD, detect_language
 from amif_match.text.sentences import split_sentences
 
 __all__ = [
     "LANGUAGES",
     "MAX_CHARS",
+    "TEXT_LANGUAGES",
     "NormalisedText",
     "normalise",
     "normalise_all",
     "strip_html",
     "validate_texts",
 ]
-
-#: Languages with catalogue texts. Any other language is still embedded (the model is
-#: multilingual) but reported as ``"und"`` and answered with English names.
-LANGUAGES = ("fi", "sv", "en")
 
 #: Longest accepted text, in characters. Far above any real application (a 30-page proposal is
 #: about 100 000 characters); the bound keeps memory predictable for services.
@@ -51,7 +48,8 @@ class NormalisedText:
     Attributes:
         original: The text exactly as the caller gave it.
         text: The text with HTML removed and whitespace tidied.
-        language: ``"fi"``, ``"sv"``, ``"en"`` or ``"und"`` (undetermined).
+        language: The text's language, one of :data:`TEXT_LANGUAGES` (``"fi"``, ``"de"``,
+            ``"el"``, ...), or ``"und"`` (undetermined: too short or no clear signal).
         sentences: The sentence/paragraph split used for evidence and long-text handling.
         had_html: Whether HTML tags or entities were removed.
         problem: Why the text does not read as a project description at all (binary data, no
@@ -142,7 +140,8 @@ def normalise(
 
     Args:
         text: The proposal text (plain text or HTML).
-        language: Force ``"fi"``, ``"sv"`` or ``"en"`` instead of guessing.
+        language: The text's language, one of :data:`TEXT_LANGUAGES` (any EU official
+            language), instead of detecting it.
         max_chars: Longest accepted text.
         position: Index in a batch, used in error messages.
 
@@ -155,9 +154,10 @@ def normalise(
     description is not an error: :attr:`NormalisedText.problem` says why.
     """
     original = check_text(text, max_chars=max_chars, position=position)
-    if language is not None and language not in LANGUAGES:
+    if language is not None and language not in TEXT_LANGUAGES:
         raise InputError(
-            f"language must be one of {', '.join(LANGUAGES)} (or None to detect), got {language!r}"
+            f"language must be one of {', '.join(TEXT_LANGUAGES)} (an EU official language; "
+            f"or None to detect), got {language!r}"
         )
     plain, had_html = strip_html(original)
     tidy = "\n".join(" ".join(line.split()) for line in plain.splitlines())

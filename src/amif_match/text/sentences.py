@@ -13,10 +13,17 @@ from amif_match.text.language import WORD
 __all__ = ["split_sentences"]
 
 _ABBREVIATIONS = re.compile(
-    r"\b(esim|mm|ks|ns|yms|jne|t\.ex|bl\.a|m\.m|e\.g|i\.e|etc|vs|nr|no|s|n|ca|kl|prof|dr)\.$",
+    r"\b(esim|mm|ks|ns|yms|jne|t\.ex|bl\.a|m\.m|e\.g|i\.e|etc|vs|nr|no|s|n|ca|kl|prof|dr"
+    # German, French, Italian: texts in every EU language are split here.
+    r"|z\.b|bzw|usw|ggf|inkl|vgl|evtl|ecc|cf)\.$",
     re.IGNORECASE,
 )
-_BOUNDARY = re.compile(r"(?<=[.!?…])\s+(?=[\"'”“(\[]?[A-ZÅÄÖ0-9])")
+# Capital letters of the Latin, Greek and Cyrillic scripts (every EU language's alphabet): a
+# sentence starts with one of them or a digit.
+_CAPITALS = "".join(
+    chr(c) for c in (*range(0x41, 0x530), *range(0x1E00, 0x1F00)) if chr(c).isupper()
+)
+_BOUNDARY = re.compile(r"(?<=[.!?…])\s+(?=[\"'”“„«(\[]?[" + re.escape(_CAPITALS) + "0-9])")
 _BULLET = re.compile(r"^\s*(?:[-•*–·]|\d{1,2}[.)])\s+")
 # Characters that end a line for good: the next line starts a new sentence.
 _LINE_END = frozenset(".!?:;…")
