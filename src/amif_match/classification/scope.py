@@ -20,10 +20,12 @@ from sklearn.utils.validation import check_is_fitted
 
 from amif_match.classification.heads import EmbeddingClassifier
 
-__all__ = ["SCOPE_C", "ScopeClassifier", "language_weights"]
+__all__ = ["FUND_C", "SCOPE_C", "ScopeClassifier", "language_weights"]
 
-#: Regularisation of the scope and fund heads (the one default, also used by the evaluation).
+#: Regularisation of the two scope stages (the one default, also used by the evaluation).
 SCOPE_C = 4.0
+#: Regularisation of the fund head.
+FUND_C = 4.0
 
 
 class ScopeClassifier(BaseEstimator):
@@ -58,9 +60,9 @@ class ScopeClassifier(BaseEstimator):
         self,
         *,
         C: float = SCOPE_C,
-        fund_C: float = SCOPE_C,
+        fund_C: float = FUND_C,
         threshold: float | None = None,
-        keep: float = 0.99,
+        keep: float = 0.97,
         max_threshold: float = 0.5,
         balance_languages: bool = True,
         n_splits: int = 5,
