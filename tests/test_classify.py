@@ -395,6 +395,19 @@ def test_leave_one_country_out_holds_the_country_out(matcher):
     own = predictions[predictions["text"] == "description"]
     assert set(own["language"]) == set(sweden["language"])
     assert tables["by_text"]["projects"].tolist() == [len(sweden)] * 2
+    # The ablation scores every candidate on the same held-out projects; probabilities are
+    # kept per prediction for the reliability plot.
+    from amif_match.evaluate.countries import CANDIDATES
+    from amif_match.evaluate.plots import reliability_figure
+
+    ablation = tables["ablation"]
+    assert sorted(ablation["candidate"].unique()) == sorted(CANDIDATES)
+    assert (ablation.groupby("candidate").size() == 2).all()
+    assert ablation["ece"].between(0, 1).all()
+    proba = predictions[["p_SO1", "p_SO2", "p_SO3", "p_SO4"]].to_numpy()
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-6)
+    figure = reliability_figure(predictions)
+    assert len(figure.axes[0].get_lines()) == 3  # the diagonal and one line per text
     with pytest.raises(ValueError, match="no projects"):
         evaluate_countries(corpus, matcher.embedder_, countries=["PT"])
 
