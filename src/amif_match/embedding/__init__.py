@@ -4,7 +4,8 @@
 - :mod:`.backends`: the models (:func:`get_embedder` picks one by name);
 - :mod:`.cache` and :mod:`.cached`: the on-disk vector store and :class:`CachedEmbedder`;
 - :mod:`.documents`: documents -> vectors through their sentences (:func:`embed_documents`);
-- :mod:`.model_cache`: the one-off, atomic conversion of the default model.
+- :mod:`.model_cache`: the one-off, atomic conversion of the default model;
+- :mod:`.onnx_backend`: the opt-in ``"me5-small-onnx"`` backend (ONNX Runtime, int8).
 """
 
 from amif_match.embedding.backends import (

