@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from amif_match.classification import ProposalClassifier, ScopeClassifier
+from amif_match.classification.objective import MODES
 
 CASES = [
     # (objective, language, text)
@@ -163,6 +164,11 @@ def test_heads_keep_the_new_parts_and_reload_identically(matcher, tmp_path):
         atol=1e-6,
     )
     np.testing.assert_allclose(loaded.scope_proba(vectors), model.scope_proba(vectors), atol=1e-6)
+    # Every mode is a distribution; the former blend stays available beside the ensemble.
+    modes = {m: model.objective_proba(vectors, catalogue, mode=m) for m in MODES}
+    for proba in modes.values():
+        np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-6)
+    assert not np.allclose(modes["blend"], modes["combined"])
     sentences = [vectors]
     np.testing.assert_allclose(
         loaded.activities_.score(vectors, sentences, catalogue),

@@ -55,7 +55,7 @@ OBJECTIVE_THRESHOLDS: tuple[float, ...] = tuple(float(t) for t in np.arange(0.3,
 #: Temperatures tried to calibrate the product of experts (geometric grid from 0.3 to 4).
 ENSEMBLE_TEMPERATURES: tuple[float, ...] = tuple(float(t) for t in np.geomspace(0.3, 4.0, 50))
 #: What :meth:`ObjectiveClassifier.predict_proba` can return.
-MODES = ("combined", "supervised", "fields", "zero-shot")
+MODES = ("combined", "supervised", "fields", "zero-shot", "blend")
 #: How ``combined`` is formed: the calibrated product of the three experts, or the former blend.
 COMBINATIONS = ("ensemble", "blend")
 
@@ -363,6 +363,8 @@ class ObjectiveClassifier(BaseEstimator):
         p_sup = _supervised_proba(self.head_, X)
         if mode == "supervised":
             return p_sup
+        if mode == "blend":  # the former combination, whatever this model's default
+            return blend(p_sup, p_zs, self.blend_weight_)
         field_head = getattr(self, "field_head_", None)
         p_fields = None if field_head is None else _field_proba(field_head, X, self.fields_)
         if mode == "fields":

@@ -204,7 +204,7 @@ class ProposalClassifier(BaseEstimator):
     def objective_proba(
         self, vectors: np.ndarray, catalogue: CatalogueIndex, *, mode: str = "combined"
     ) -> np.ndarray:
-        """``(n, 4)`` objective probabilities; ``mode`` is combined, supervised or zero-shot."""
+        """``(n, 4)`` objective probabilities; ``mode``: one of :data:`~.objective.MODES`."""
         check_is_fitted(self)
         return self.objective_.predict_proba(vectors, catalogue, mode=mode)
 

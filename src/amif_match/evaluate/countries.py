@@ -154,11 +154,9 @@ def evaluate_countries(
                     ("supervised", "supervised"),
                     ("fields", "fields"),
                     ("zero-shot", "zero-shot"),
+                    ("blend", "blend"),
                 ):
                     proba[name][rows_of] = model.predict_proba(X[rows_of], view, mode=mode)
-                model.combination = "blend"
-                proba["blend"][rows_of] = model.predict_proba(X[rows_of], view)
-                model.combination = "ensemble"
             for name, other in others.items():
                 proba[name] = other(X)
             for i, (pid, language, truth) in enumerate(
