@@ -111,7 +111,8 @@ def evaluate_countries(
 
     matcher = Matcher(corpus, embedder)
     catalogue = matcher.catalogue_
-    vectors = matcher.training_signals()["project_vectors"]
+    signals = matcher.training_signals()  # embeds (or reads from the cache) every text once
+    vectors = signals["project_vectors"]
     projects = matcher.corpus_.projects
     y = projects["objective"].to_numpy()
     country = projects["country"].to_numpy()
@@ -119,7 +120,7 @@ def evaluate_countries(
     unknown = sorted(set(held) - set(country))
     if unknown:
         raise ValueError(f"no projects of {unknown} in the corpus")
-    languages = matcher.training_signals()["project_languages"]
+    languages = signals["project_languages"]
     activities = [list(a) for a in projects["activities"]]
     rows: list[dict[str, Any]] = []
     for code in held:
