@@ -299,7 +299,7 @@ def test_folder_and_lines_inputs(
     folder.mkdir()
     (folder / "b.txt").write_text(RETURN, encoding="utf-8")
     (folder / "a.md").write_text(INTEGRATION, encoding="utf-8")
-    (folder / "liite.pdf").write_bytes(b"%PDF")  # not a text file: ignored
+    (folder / "liite.png").write_bytes(b"\x89PNG")  # not a document: ignored
     assert main(["classify", str(folder), "--json"]) == 0
     records = json.loads(capsys.readouterr().out)
     assert [Path(r["id"]).name for r in records] == ["a.md", "b.txt"]

@@ -19,7 +19,12 @@ import httpx
 import pytest
 import uvicorn  # noqa: F401  (a test dependency: fail loudly if missing)
 
-from amif_match.interfaces.service import MAX_BATCH, MAX_BODY_BYTES, MAX_TEXT_CHARS
+from amif_match.interfaces.service import (
+    MAX_BATCH,
+    MAX_BODY_BYTES,
+    MAX_TEXT_CHARS,
+    MAX_UPLOAD_BYTES,
+)
 
 INTEGRATION = "Kotoutumiskoulutusta maahanmuuttajanaisille"
 RETURN = "Vapaaehtoisen paluun neuvontaa kielteisen turvapaikkapäätöksen saaneille"
@@ -117,6 +122,7 @@ def test_health(client: httpx.Client) -> None:
         "max_text_chars": MAX_TEXT_CHARS,
         "max_batch": MAX_BATCH,
         "max_body_bytes": MAX_BODY_BYTES,
+        "max_upload_bytes": MAX_UPLOAD_BYTES,
         "max_k": 50,
     }
 
@@ -192,6 +198,7 @@ def test_openapi_document_validates(client: httpx.Client) -> None:
     assert {
         "/classify",
         "/classify/batch",
+        "/classify/file",
         "/partners",
         "/activities",
         "/catalogue",

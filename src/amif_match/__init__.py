@@ -22,6 +22,7 @@ _LAZY: dict[str, str] = {
     "Corpus": "amif_match.corpus",
     "Matcher": "amif_match.matcher",
     "classify": "amif_match.matcher",
+    "classify_file": "amif_match.matcher",
     "suggest_partners": "amif_match.matcher",
     "CorpusError": "amif_match.errors",
     "Embedder": "amif_match.embedding",
@@ -38,6 +39,7 @@ __all__ = [
     "ModelCacheError",
     "__version__",
     "classify",
+    "classify_file",
     "get_embedder",
     "suggest_partners",
 ]
@@ -47,7 +49,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from amif_match.corpus import Corpus
     from amif_match.embedding import Embedder, get_embedder
     from amif_match.errors import CorpusError, ModelCacheError
-    from amif_match.matcher import Matcher, classify, suggest_partners
+    from amif_match.matcher import Matcher, classify, classify_file, suggest_partners
 
 
 def __getattr__(name: str) -> Any:

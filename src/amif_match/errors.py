@@ -10,6 +10,7 @@ __all__ = [
     "AmifMatchError",
     "CacheWarning",
     "CorpusError",
+    "DocumentError",
     "HeadsError",
     "InputError",
     "MissingDependencyError",
@@ -23,6 +24,20 @@ class AmifMatchError(Exception):
 
 class InputError(AmifMatchError, ValueError):
     """A text given to amif_match cannot be used (empty, too long, wrong type in a batch, ...)."""
+
+
+class DocumentError(InputError):
+    """A document file cannot be read as a proposal; ``file`` names it.
+
+    Raised for an unknown or unsupported file type, a file over the size limit, a corrupt,
+    truncated or password-protected file, a PDF without a text layer (a scan), a document
+    with no text, or one with more text than a proposal may have. A document is never
+    classified as empty.
+    """
+
+    def __init__(self, message: str, *, file: str) -> None:
+        self.file = file  # the message names it too
+        super().__init__(message)
 
 
 class CorpusError(AmifMatchError, ValueError):

@@ -34,12 +34,12 @@ from amif_match.corpus import Corpus
 from amif_match.embedding import DEFAULT_EMBEDDER, Embedder, embed_documents, get_embedder
 from amif_match.index import CatalogueIndex, ProjectIndex, cached
 from amif_match.options import check_options
-from amif_match.text import MAX_CHARS, as_text_list, normalise, normalise_all
+from amif_match.text import MAX_CHARS, as_text_list, normalise, normalise_all, read_document
 
 if TYPE_CHECKING:  # pragma: no cover
     from amif_match.partners import PartnerRecommender
 
-__all__ = ["Matcher", "classify", "suggest_partners"]
+__all__ = ["Matcher", "classify", "classify_file", "suggest_partners"]
 
 
 class Matcher:
@@ -174,6 +174,12 @@ class Matcher:
             max_chars=max_chars,
         )[0]
 
+    def classify_file(self, path: str | os.PathLike[str], **options: Any) -> Classification:
+        """Classify one document: .docx, .pdf, .odt, .txt, .md or .html (errors name the file;
+        see :func:`amif_match.text.read_document`). ``options`` are those of :meth:`classify`."""
+        text = read_document(path, max_chars=options.get("max_chars", MAX_CHARS))
+        return self.classify(text, **options)
+
     def classify_batch(
         self,
         texts: Sequence[str],
@@ -205,17 +211,7 @@ class Matcher:
     @cached_property
     def assembler_(self) -> ResultAssembler:
         """Turns embedded texts into results with this Matcher's fitted parts."""
-        from amif_match._version import __version__
-
-        self.fit()
-        return ResultAssembler(
-            classifier=self.classifier_,
-            catalogue=self.catalogue_,
-            projects=self.projects_,
-            activities=self.activity_ranker_,
-            names=DisplayNames.from_corpus(self.corpus_),
-            model_info={"embedder": self.embedder_.name, "version": __version__},
-        )
+        return _assembler(self.fit())
 
     def classify_many(self, texts: Sequence[str] | pd.Series, **options: Any) -> pd.DataFrame:
         """Classify a batch: one row per text (see :func:`summary_row`), Series index kept."""
@@ -304,6 +300,26 @@ def classify(text_or_texts: str | Sequence[str] | pd.Series, **options: Any) -> 
     results = Matcher.default().classify_batch(items, **options)
     dicts = [r.to_dict() for r in results]
     return dicts[0] if single else dicts
+
+
+def classify_file(path: str | os.PathLike[str], **options: Any) -> dict[str, Any]:
+    """Classify one document with the default :class:`Matcher` (see
+    :meth:`Matcher.classify_file`); the ``dict`` of :meth:`Classification.to_dict`."""
+    return Matcher.default().classify_file(path, **options).to_dict()
+
+
+def _assembler(matcher: Matcher) -> ResultAssembler:
+    """The :class:`ResultAssembler` of a fitted Matcher (its ``assembler_``)."""
+    from amif_match._version import __version__
+
+    return ResultAssembler(
+        classifier=matcher.classifier_,
+        catalogue=matcher.catalogue_,
+        projects=matcher.projects_,
+        activities=matcher.activity_ranker_,
+        names=DisplayNames.from_corpus(matcher.corpus_),
+        model_info={"embedder": matcher.embedder_.name, "version": __version__},
+    )
 
 
 def suggest_partners(text: str, k: int = 10, **options: Any) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import anyio
-from fastapi import HTTPException, Request, Response
+from fastapi import HTTPException, Request, Response, UploadFile
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -31,6 +31,7 @@ __all__ = [
     "on_http_error",
     "on_unexpected",
     "on_validation_error",
+    "upload_name",
 ]
 
 log = logging.getLogger("uvicorn.error")
@@ -45,7 +46,8 @@ BODY_TIMEOUT = 30.0
 
 class BodyLimits:
     """ASGI middleware answering 413 for request bodies over ``max_bytes`` and 408 for bodies
-    that do not arrive within ``timeout`` seconds.
+    that do not arrive within ``timeout`` seconds. ``uploads`` maps paths that take a document
+    upload to their own, larger limit.
 
     A declared ``Content-Length`` over the limit is refused before the body is read; a streamed
     (chunked) body is counted as it arrives. The time limit covers the whole body, not the gap
@@ -55,11 +57,16 @@ class BodyLimits:
     """
 
     def __init__(
-        self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES, timeout: float = BODY_TIMEOUT
+        self,
+        app: ASGIApp,
+        max_bytes: int = MAX_BODY_BYTES,
+        timeout: float = BODY_TIMEOUT,
+        uploads: dict[str, int] | None = None,
     ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.timeout = timeout
+        self.uploads = dict(uploads or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -72,8 +79,10 @@ class BodyLimits:
                     declared = int(value)
                 except ValueError:
                     declared = None
-        if declared is not None and declared > self.max_bytes:
-            response = error_response(413, _too_large(declared, self.max_bytes))
+        upload = scope.get("path") in self.uploads
+        limit = self.uploads[scope["path"]] if upload else self.max_bytes
+        if declared is not None and declared > limit:
+            response = error_response(413, _too_large(declared, limit, upload=upload))
             response.headers["connection"] = "close"
             await response(scope, receive, send)
             return
@@ -91,8 +100,8 @@ class BodyLimits:
                     complete = True
                     return message
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise HTTPException(413, _too_large(received, self.max_bytes, more=True))
+                if received > limit:
+                    raise HTTPException(413, _too_large(received, limit, more=True, upload=upload))
                 complete = not message.get("more_body", False)
                 return message
             raise HTTPException(
@@ -104,8 +113,13 @@ class BodyLimits:
         await self.app(scope, limited, send)
 
 
-def _too_large(size: int, limit: int, *, more: bool = False) -> str:
+def _too_large(size: int, limit: int, *, more: bool = False, upload: bool = False) -> str:
     got = f"more than {limit:,}" if more else f"{size:,}"
+    if upload:
+        return (
+            f"request body is {got} bytes; the limit for a document upload is {limit:,} bytes "
+            "(remove images from the document or send its text to /classify)"
+        )
     return (
         f"request body is {got} bytes; the limit is {limit:,} bytes "
         f"(at most {MAX_CHARS:,} characters per text and {MAX_BATCH} texts per batch)"
@@ -200,6 +214,14 @@ async def on_validation_error(request: Request, exc: RequestValidationError) -> 
         for e in errors
     ):
         return error_response(422, "send the request body as JSON (Content-Type: application/json)")
+    if content_type != "multipart/form-data" and any(
+        e.get("type") == "missing" and tuple(e.get("loc", ())) == ("body", "file") for e in errors
+    ):  # the document upload
+        return error_response(
+            422,
+            "send the document as multipart/form-data, in the field 'file' "
+            "(e.g. curl -F file=@hakemus.pdf)",
+        )
     messages = [_describe(e) for e in errors]
     detail = messages[0] + (
         f" (and {len(messages) - 1} more problems)" if len(messages) > 1 else ""
@@ -264,3 +286,33 @@ async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     """500 without a traceback for the client; the traceback goes to the log."""
     log.exception("amif_match: unexpected error in %s %s", request.method, request.url.path)
     return error_response(500, f"internal error ({type(exc).__name__}); see the server log")
+
+
+# --------------------------------------------------------------------------- uploads
+
+#: The type of an upload without a file name suffix, from its Content-Type.
+_UPLOAD_TYPES = {
+    "application/pdf": ".pdf",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": ".docx",
+    "application/vnd.oasis.opendocument.text": ".odt",
+    "text/plain": ".txt",
+    "text/markdown": ".md",
+    "text/html": ".html",
+}
+
+
+def upload_name(upload: UploadFile, suffixes: tuple[str, ...]) -> str:
+    """The uploaded file's own name (no folders, no control characters), for its type and
+    errors; from its Content-Type when it has no suffix."""
+    raw = (upload.filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(c for c in raw if c.isprintable())[-120:].strip()
+    if "." not in name.lstrip("."):
+        content_type = (upload.content_type or "").split(";")[0].strip().lower()
+        if content_type not in _UPLOAD_TYPES:
+            raise HTTPException(
+                422,
+                f"name the uploaded file with its type ({', '.join(suffixes)}) or "
+                "send its Content-Type",
+            )
+        name = f"{name or 'upload'}{_UPLOAD_TYPES[content_type]}"
+    return name

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+from fastapi import UploadFile
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from amif_match.options import (
@@ -29,6 +30,7 @@ __all__ = [
     "CatalogueResult",
     "ClassificationResult",
     "ClassifyBatchRequest",
+    "ClassifyFileForm",
     "ClassifyRequest",
     "ErrorResponse",
     "Health",
@@ -92,6 +94,28 @@ ClassifyBatchRequest = create_model(
                 min_length=1,
                 max_length=MAX_BATCH,
                 description=f"1 to {MAX_BATCH} proposals; results come back in the same order.",
+            ),
+        ],
+        ...,
+    ),
+    **request_fields("classify"),
+)
+
+
+class _Form(BaseModel):
+    # A form's fields arrive as strings: "5" is the integer 5 here. Unknown fields are refused.
+    model_config = ConfigDict(extra="forbid")
+
+
+ClassifyFileForm = create_model(
+    "ClassifyFileForm",
+    __base__=_Form,
+    file=(
+        Annotated[
+            UploadFile,
+            Field(
+                description="The document: .docx, .pdf, .odt, .txt, .md or .html; its file "
+                "name's suffix gives its type."
             ),
         ],
         ...,

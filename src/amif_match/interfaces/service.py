@@ -7,6 +7,8 @@ because they load scripts and fonts from public CDNs):
 ============================  =================================================================
 ``POST /classify``            one proposal -> the classification (:meth:`Classification.to_dict`)
 ``POST /classify/batch``      up to :data:`MAX_BATCH` proposals -> results in the same order
+``POST /classify/file``       one document (multipart upload: .docx, .pdf, .odt, .txt, .md,
+                              .html) -> its classification
 ``POST /partners``            one proposal -> ranked, explained partner organisations
 ``POST /activities``          one proposal -> the closest catalogue activities
 ``GET /catalogue``            objectives, activities (``?layer=``) and target groups
@@ -15,13 +17,16 @@ because they load scripts and fonts from public CDNs):
 
 Limits, and how a request that breaks one is answered:
 
-* a request body over :data:`MAX_BODY_BYTES` (4 MiB) -> **413**, before the body is read
-  (``Content-Length``) or as soon as a streamed body passes the limit;
+* a request body over :data:`MAX_BODY_BYTES` (4 MiB), or an upload over
+  :data:`MAX_UPLOAD_BYTES` (16 MiB and a little for the form) -> **413**, before the body is
+  read (``Content-Length``) or as soon as a streamed body passes the limit;
 * a body that has not fully arrived :data:`BODY_TIMEOUT` (30 s) after the headers -> **408**;
 * a text over :data:`MAX_TEXT_CHARS` (200 000 characters), a batch over :data:`MAX_BATCH` (64)
   texts, an empty batch, a wrong type (``k`` must be a JSON integer: ``true``, ``"5"`` and
   ``5.0`` are refused), an unknown field, malformed JSON, a body that is not UTF-8, JSON nested
-  too deeply or a text the library rejects (empty, no words) -> **422**;
+  too deeply or a text the library rejects (empty, no words) -> **422**; so is an upload
+  that cannot be read as a document (unknown type, corrupt, password-protected, a scan
+  without a text layer, no text): its error names the uploaded file, never a server path;
 * more than :data:`MAX_QUEUE` requests already waiting for a model worker, or a request that
   waited its whole time budget without getting one -> **503** with ``Retry-After``;
 * a request whose model work runs past :data:`REQUEST_TIMEOUT` (60 s, from the moment its body
@@ -58,12 +63,13 @@ from typing import Annotated, Any, Literal
 
 import anyio
 import anyio.to_thread
-from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi import FastAPI, Form, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from amif_match._version import __version__
 from amif_match.corpus import LAYERS
+from amif_match.errors import MissingDependencyError
 from amif_match.interfaces.http import (
     BODY_TIMEOUT,
     MAX_BODY_BYTES,
@@ -72,6 +78,7 @@ from amif_match.interfaces.http import (
     on_http_error,
     on_unexpected,
     on_validation_error,
+    upload_name,
 )
 from amif_match.interfaces.models import (
     MAX_BATCH,
@@ -81,6 +88,7 @@ from amif_match.interfaces.models import (
     CatalogueResult,
     ClassificationResult,
     ClassifyBatchRequest,
+    ClassifyFileForm,
     ClassifyRequest,
     ErrorResponse,
     Health,
@@ -90,6 +98,7 @@ from amif_match.interfaces.models import (
 from amif_match.interfaces.workers import ModelWorkers
 from amif_match.options import MAX_CHARS, MAX_K
 from amif_match.serialise import to_jsonable
+from amif_match.text.documents import DOCUMENT_SUFFIXES, MAX_DOCUMENT_BYTES, document_text
 
 __all__ = [
     "BODY_TIMEOUT",
@@ -100,6 +109,7 @@ __all__ = [
     "MAX_K",
     "MAX_QUEUE",
     "MAX_TEXT_CHARS",
+    "MAX_UPLOAD_BYTES",
     "REQUEST_TIMEOUT",
     "app",
     "create_app",
@@ -116,6 +126,10 @@ MAX_QUEUE = 64
 LARGE_REQUEST_CHARS = 20_000
 #: Seconds a request may take from its body being read to its answer (waiting included).
 REQUEST_TIMEOUT = 60.0
+#: Largest ``POST /classify/file`` body: the largest document read, and room for the form.
+MAX_UPLOAD_BYTES = MAX_DOCUMENT_BYTES + 64 * 1024
+#: The body of ``POST /classify/file``: the document and the options of ``/classify``.
+UploadForm = Annotated[ClassifyFileForm, Form(media_type="multipart/form-data")]  # type: ignore[valid-type]
 
 log = logging.getLogger("uvicorn.error")
 
@@ -158,6 +172,7 @@ def create_app(
     matcher: Any = None,
     *,
     max_body_bytes: int = MAX_BODY_BYTES,
+    max_upload_bytes: int = MAX_UPLOAD_BYTES,
     max_concurrent: int = MAX_CONCURRENT,
     max_queue: int = MAX_QUEUE,
     request_timeout: float | None = None,
@@ -171,6 +186,7 @@ def create_app(
         matcher: The :class:`~amif_match.Matcher` to serve (default: ``Matcher.default()``,
             created and fitted when the app starts).
         max_body_bytes: Largest accepted request body (413 above it).
+        max_upload_bytes: Largest accepted ``POST /classify/file`` body (413 above it).
         max_concurrent: Model calls running at once (worker threads).
         max_queue: Requests that may wait for a worker; more get 503 at once.
         request_timeout: Time budget per model request, in seconds, waiting for a worker
@@ -233,7 +249,8 @@ def create_app(
             "and English texts; plain text or HTML.\n\n"
             f"Limits: a text has at most {MAX_TEXT_CHARS:,} characters, a batch at most "
             f"{MAX_BATCH} texts (422 above them); a request body has at most "
-            f"{max_body_bytes:,} bytes (413 above it) and must arrive within "
+            f"{max_body_bytes:,} bytes, a document upload at most {max_upload_bytes:,} "
+            "(413 above them), and must arrive within "
             f"{body_timeout:g} s (408). "
             + (
                 f"Each request has a time budget of {timeout:g} s (504 when its work runs "
@@ -249,7 +266,12 @@ def create_app(
         redoc_url="/redoc" if docs else None,
     )
     app.router.route_class = JSONRoute
-    app.add_middleware(BodyLimits, max_bytes=max_body_bytes, timeout=body_timeout)
+    app.add_middleware(
+        BodyLimits,
+        max_bytes=max_body_bytes,
+        timeout=body_timeout,
+        uploads={"/classify/file": max_upload_bytes},
+    )
     app.add_exception_handler(RequestValidationError, on_validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, on_http_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, on_unexpected)
@@ -294,6 +316,41 @@ def create_app(
             return {"results": [r.to_dict() for r in results]}
 
         return await state().call(request, work, sum(map(len, body.texts)))
+
+    async def classify_file(form: UploadForm, request: Request) -> Any:
+        """Classify one document sent as a multipart/form-data upload (the field ``file``;
+        the options as form fields): .docx, .pdf, .odt, .txt, .md or .html. A document that
+        cannot be read (unknown type, corrupt, password-protected, a scan without a text
+        layer, no text) is a 422 naming the uploaded file."""
+        name = upload_name(form.file, DOCUMENT_SUFFIXES)
+        data = await form.file.read()
+        options = form.model_dump(exclude={"file"})
+
+        def work(m: Any) -> Any:
+            text = document_text(data, name, max_bytes=max_upload_bytes)
+            return m.classify(text, **options).to_dict()
+
+        try:
+            return await state().call(request, work, len(data))
+        except MissingDependencyError as exc:  # the reader for this type is not installed
+            raise HTTPException(503, str(exc)) from None
+
+    try:
+        model_route(
+            "/classify/file",
+            ClassificationResult,
+            "Classify one document (upload)",
+            responses={**_ERRORS, 503: {"model": ErrorResponse, "description": "Not available"}},
+        )(classify_file)
+    except RuntimeError:  # FastAPI reads forms with python-multipart, which is not installed
+
+        @app.post("/classify/file", include_in_schema=False)
+        async def no_uploads() -> Any:
+            raise HTTPException(
+                503,
+                "document uploads need python-multipart on the server: "
+                "pip install 'amif-match[serve]'",
+            )
 
     @model_route(
         "/partners",
@@ -364,6 +421,7 @@ def create_app(
                 "max_text_chars": MAX_TEXT_CHARS,
                 "max_batch": MAX_BATCH,
                 "max_body_bytes": max_body_bytes,
+                "max_upload_bytes": max_upload_bytes,
                 "max_k": MAX_K,
             },
             "timeouts": {

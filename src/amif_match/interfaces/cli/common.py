@@ -148,7 +148,12 @@ def add_text_command(
     """A command on one proposal: ``INPUT``, the command's options (``amif_match.options``),
     ``--encoding``; ``run(args)`` does the work."""
     p = add_command(sub, parents, name, **kwargs)
-    p.add_argument("input", nargs="?", metavar="INPUT", help='text, "-" or a text file')
+    p.add_argument(
+        "input",
+        nargs="?",
+        metavar="INPUT",
+        help='text, "-", or a document (.docx/.pdf/.odt/.txt/.md/.html)',
+    )
     add_options(p, name)
     add_encoding_option(p)
     p.set_defaults(func=run)

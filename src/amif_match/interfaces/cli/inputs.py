@@ -1,24 +1,34 @@
-"""Reading proposals: texts, stdin, files, folders, CSV/TSV/XLSX tables; checked early."""
+"""Reading proposals: texts, stdin, files, folders, CSV/TSV/XLSX tables; checked early.
+
+Documents (.docx, .pdf, .odt, .txt, .md, .html) are read by :mod:`amif_match.text.documents`;
+its errors, which name the file, become usage errors here.
+"""
 
 from __future__ import annotations
 
 import argparse
 import codecs
 import difflib
-import io
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from amif_match.errors import DocumentError
 from amif_match.interfaces.cli.common import UsageError
+from amif_match.text.documents import (
+    DOCUMENT_SUFFIXES,
+    UNSUPPORTED_SUFFIXES,
+    decode_text,
+    read_document,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
 
-#: Files read as one proposal each (a folder argument picks these up).
-TEXT_SUFFIXES = (".txt", ".text", ".md", ".html", ".htm")
+#: Files read as one proposal each (a folder argument picks these up): documents and text.
+TEXT_SUFFIXES = DOCUMENT_SUFFIXES
 
 
 #: Spreadsheet-like files: one proposal per row, in the ``--column`` column.
@@ -40,30 +50,42 @@ class Inputs:
 
 
 def read_text_file(path: Path, encoding: str) -> str:
-    """The text of one input file (see :func:`decode_file`)."""
-    return decode_file(path, encoding)[0]
+    """The text of one input file: a document by its type (.docx, .pdf, .txt, ...; see
+    :func:`~amif_match.text.documents.read_document`), any other file as text."""
+    suffix = path.suffix.lower()
+    if suffix not in DOCUMENT_SUFFIXES and suffix not in UNSUPPORTED_SUFFIXES:
+        return decode_file(path, encoding)[0]
+    check_encoding(encoding)
+    try:
+        return read_document(path, encoding=encoding)
+    except DocumentError as exc:
+        raise usage_error(exc) from None
+
+
+def usage_error(exc: DocumentError) -> UsageError:
+    """A document's error for the command line; an undecodable text names ``--encoding``."""
+    hint = " or pass --encoding" if isinstance(exc.__cause__, UnicodeDecodeError) else ""
+    return UsageError(f"{exc}{hint}")
+
+
+def check_encoding(encoding: str) -> None:
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise UsageError(f"unknown --encoding {encoding!r}") from None
 
 
 def decode_file(path: Path, encoding: str) -> tuple[str, bool]:
     """The text of ``path`` (universal newlines, no BOM) and whether it began with a UTF-8 BOM."""
+    check_encoding(encoding)
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
-    bom = data.startswith(codecs.BOM_UTF8)
     try:
-        # Decoding through TextIOWrapper gives the same universal newlines as read_text().
-        text = io.TextIOWrapper(io.BytesIO(data), encoding=encoding).read()
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise UsageError(
-            f"{path} is not {encoding} text (byte 0x{data[exc.start]:02x} on line {line}); "
-            "convert it first (e.g. iconv -f latin1 -t utf-8) or pass --encoding"
-        ) from None
-    except LookupError:
-        raise UsageError(f"unknown --encoding {encoding!r}") from None
-    # With --encoding utf-8 the mark survives decoding and would glue onto the first header.
-    return (text[1:] if text.startswith("\ufeff") else text), bom
+        return decode_text(data, str(path), encoding), data.startswith(codecs.BOM_UTF8)
+    except DocumentError as exc:
+        raise usage_error(exc) from None
 
 
 def read_stdin(encoding: str) -> str:
@@ -90,7 +112,8 @@ def is_path(arg: str) -> Path | None:
             return path
     except OSError:
         return None
-    if " " not in arg.strip() and path.suffix.lower() in TEXT_SUFFIXES + TABLE_SUFFIXES:
+    known = (*TEXT_SUFFIXES, *TABLE_SUFFIXES, *UNSUPPORTED_SUFFIXES)
+    if " " not in arg.strip() and path.suffix.lower() in known:
         raise UsageError(f"no such file: {arg}")
     return None
 
@@ -318,6 +341,6 @@ def single_text(args: argparse.Namespace) -> str:
         return arg
     if path.is_dir() or path.suffix.lower() in TABLE_SUFFIXES:
         raise UsageError(
-            f"{arg}: give one proposal (a text or a text file); use classify for batches"
+            f"{arg}: give one proposal (a text or a document); use classify for batches"
         )
     return read_text_file(path, args.encoding)
