@@ -56,8 +56,12 @@ RESULT_COLUMNS = [
 
 
 EPILOG = """\
-INPUT is a text, "-" for stdin, a .txt/.md/.html file, a folder of such files, or one
-.csv/.tsv/.xlsx file with one proposal per row (--column). Several INPUTs make a batch.
+INPUT is a text, "-" for stdin, a document (.docx/.pdf/.odt/.txt/.md/.html), a folder of
+documents, or one .csv/.tsv/.xlsx file with one proposal per row (--column). Several INPUTs
+make a batch.
+A .parquet file (with -o OUT.parquet) is streamed in batches of --batch-rows, with bounded
+memory, in this process or on Dask (--workers N: a local cluster; --scheduler ADDRESS);
+invalid rows are recorded in amif_error and the rest goes on. Needs amif-match[dask].
 
 Output: one text gives a readable summary (--json: the classification as JSON). A batch gives
 a table; a CSV/XLSX input is written back as CSV with every input column, in input order,
@@ -79,6 +83,7 @@ Esimerkkejä (fi):
   amif-match classify hakemukset.csv --column kuvaus --id-column dnro -o tulokset.csv
   amif-match classify hakemukset.xlsx --sheet Hakemukset --column kuvaus -o tulokset.xlsx
   amif-match classify hakemukset/ --json > tulokset.json
+  amif-match classify arkisto.parquet --column kuvaus -o tulokset.parquet --workers 2
 
 Examples (en):
   amif-match classify "Language training for immigrant women" --json
@@ -170,6 +175,10 @@ def result_records(inputs: Inputs, results: dict[int, Classification]) -> list[d
 
 def run(args: argparse.Namespace) -> int:
     """Classify one proposal or a batch and write the results."""
+    from amif_match.interfaces.cli import parquet
+
+    if parquet.wants_parquet(args):  # streamed, in batches, optionally on Dask
+        return parquet.run(args)
     inputs = gather_inputs(args)
     fmt = output_format(args, inputs)
     check_output(args, fmt, inputs)
@@ -305,7 +314,9 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
         "--sep", help="CSV separator, one character or \\t (default: guessed from the header)"
     )
     p.add_argument("--lines", action="store_true", help="each non-empty line is one proposal")
-    p.add_argument("-o", "--output", help="write results to FILE (.csv .tsv .json .jsonl .xlsx)")
+    p.add_argument(
+        "-o", "--output", help="write results to FILE (.csv .tsv .json .jsonl .xlsx .parquet)"
+    )
     p.add_argument(
         "--format",
         choices=("auto", "summary", "table", "csv", "json", "jsonl"),
@@ -330,4 +341,7 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
         "(default: CSV gets a ' in front, XLSX marks them; for programs, not spreadsheets)",
     )
     add_encoding_option(p)
+    from amif_match.interfaces.cli import parquet
+
+    parquet.add_arguments(p)
     p.set_defaults(func=run)
