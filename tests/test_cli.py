@@ -364,6 +364,7 @@ def test_demo(loaded: None, capsys: pytest.CaptureFixture[str]) -> None:
     assert out.count("[SO") >= 3  # three evidence sentences
     assert "Similar past projects" in out and "Suggested partners" in out
     assert " 5. " in out and " 6. " not in out  # five partners, ranked
+    assert out.rstrip().splitlines()[-1].startswith("Open the page: amif-match serve")
 
 
 def test_demo_json_lists_five_partners_with_every_field(

@@ -11,6 +11,7 @@ __all__ = [
     "CacheWarning",
     "CorpusError",
     "DocumentError",
+    "FeedbackError",
     "HeadsError",
     "InputError",
     "MissingDependencyError",
@@ -42,6 +43,35 @@ class DocumentError(InputError):
 
 class CorpusError(AmifMatchError, ValueError):
     """A corpus file is invalid. ``file``, ``row`` (1-based data row) and ``column`` locate it."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        row: int | None = None,
+        column: str | None = None,
+    ) -> None:
+        self.file = file
+        self.row = row
+        self.column = column
+        self.reason = message
+        where = ", ".join(
+            part
+            for part in (
+                f"file {file}" if file else "",
+                f"row {row}" if row is not None else "",
+                f"column {column!r}" if column else "",
+            )
+            if part
+        )
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class FeedbackError(InputError):
+    """A correction (or a row of a feedback CSV file) is invalid: an unknown objective, target
+    group or activity code, an empty text, ... ``file``, ``row`` (1-based data row) and
+    ``column`` locate it when it comes from a file."""
 
     def __init__(
         self,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from amif_match.classification.proposal import ProposalClassifier
@@ -17,6 +17,7 @@ from amif_match.embedding import Embedder, embed_documents
 from amif_match.text import normalise
 
 if TYPE_CHECKING:  # pragma: no cover
+    from amif_match.feedback import FeedbackRecord
     from amif_match.index import CatalogueIndex
 
 __all__ = ["fit_proposal_classifier", "load_or_fit", "save_classifier", "training_signals"]
@@ -65,17 +66,27 @@ def _migration_flags(negatives: Any) -> list[bool] | None:
 
 
 def fit_proposal_classifier(
-    corpus: Corpus, store: Embedder, catalogue: CatalogueIndex
+    corpus: Corpus,
+    store: Embedder,
+    catalogue: CatalogueIndex,
+    feedback: Sequence[FeedbackRecord] = (),
 ) -> ProposalClassifier:
-    """A :class:`ProposalClassifier` fitted on ``corpus``'s projects and negatives."""
+    """A :class:`ProposalClassifier` fitted on ``corpus``'s projects and negatives and, as more
+    projects, the officers' corrections in ``feedback`` (see :mod:`amif_match.feedback`)."""
     signals = training_signals(corpus, store)
-    return ProposalClassifier().fit(
+    objectives = list(corpus.projects["objective"])
+    groups = [list(t) for t in corpus.projects["target_groups"]]
+    if feedback:
+        from amif_match.feedback.training import add_feedback
+
+        signals, objectives, groups = add_feedback(signals, objectives, groups, feedback, store)
+    model = ProposalClassifier().fit(
         catalogue,
         signals["project_vectors"],
         signals["project_sentences"],
         signals["project_texts"],
-        list(corpus.projects["objective"]),
-        [list(t) for t in corpus.projects["target_groups"]],
+        objectives,
+        groups,
         scope_negatives=signals["scope_negatives"],
         scope_funds=signals["scope_funds"],
         project_languages=signals["project_languages"],
@@ -83,6 +94,9 @@ def fit_proposal_classifier(
         activities=signals["project_activities"],
         scope_migration=signals["scope_migration"],
     )
+    if feedback:
+        model.training_["feedback"] = len(feedback)
+    return model
 
 
 def load_or_fit(
@@ -119,8 +133,10 @@ def save_classifier(
     folder: str | os.PathLike[str],
     embedder: str,
     corpus_fingerprint: str,
+    extra: dict[str, Any] | None = None,
 ) -> None:
-    """Save ``model`` with the metadata :func:`load_or_fit` checks."""
+    """Save ``model`` with the metadata :func:`load_or_fit` checks (and ``extra``, e.g. what
+    feedback the heads were trained with)."""
     from amif_match._version import __version__
 
     model.save(
@@ -129,5 +145,6 @@ def save_classifier(
             "embedder": embedder,
             "corpus_fingerprint": corpus_fingerprint,
             "package_version": __version__,
+            **(extra or {}),
         },
     )

@@ -47,6 +47,17 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--card", default=None, help="write the tables into this model card")
     parser.add_argument("--no-partners", action="store_true", help="skip the partner evaluation")
     parser.add_argument("--json", action="store_true", help="print the tables as JSON")
+    parser.add_argument(
+        "--with-feedback",
+        nargs="?",
+        const=True,
+        default=None,
+        metavar="DB",
+        help="instead of the full evaluation: objective accuracy on held-out officers' "
+        "corrections, trained without and with the other corrections (cross-validated over "
+        "--splits folds of the corrections; DB: the feedback store, default "
+        "$AMIF_MATCH_FEEDBACK or the user data folder)",
+    )
     return parser
 
 
@@ -168,6 +179,12 @@ def _json_tables(results: dict[str, Any]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m amif_match.evaluate [--splits 5] [--card models/MODEL_CARD.md]``."""
     args = _parser().parse_args(argv)
+    if args.with_feedback is not None:
+        from amif_match.evaluate.feedback import evaluate_feedback
+
+        table = evaluate_feedback(args.with_feedback, embedder=args.embedder, n_splits=args.splits)
+        print(table.to_json(orient="records") if args.json else table.to_string(index=False))
+        return 0
     results = run(embedder=args.embedder, n_splits=args.splits, partners=not args.no_partners)
     if args.json:
         print(_json_tables(results))

@@ -13,6 +13,9 @@ because they load scripts and fonts from public CDNs):
 ``POST /activities``          one proposal -> the closest catalogue activities
 ``GET /catalogue``            objectives, activities (``?layer=``) and target groups
 ``GET /health``               ``{"status": "ok", ...}`` once the model is loaded
+``POST /feedback``            record an officer's correction (token rules: :mod:`~.feedback_routes`)
+``GET /feedback``             the stored corrections
+``GET /``                     the page: a web interface over these endpoints (:mod:`~.page`)
 ============================  =================================================================
 
 Limits, and how a request that breaks one is answered:
@@ -57,7 +60,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
 
@@ -65,11 +68,14 @@ import anyio
 import anyio.to_thread
 from fastapi import FastAPI, Form, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from amif_match._version import __version__
 from amif_match.corpus import LAYERS
 from amif_match.errors import MissingDependencyError
+from amif_match.feedback import open_store
+from amif_match.interfaces.feedback_routes import add_feedback_routes
 from amif_match.interfaces.http import (
     BODY_TIMEOUT,
     MAX_BODY_BYTES,
@@ -95,6 +101,7 @@ from amif_match.interfaces.models import (
     PartnersRequest,
     PartnersResult,
 )
+from amif_match.interfaces.page import TEXT_PATH, add_page
 from amif_match.interfaces.workers import ModelWorkers
 from amif_match.options import MAX_CHARS, MAX_K
 from amif_match.serialise import to_jsonable
@@ -179,6 +186,10 @@ def create_app(
     body_timeout: float = BODY_TIMEOUT,
     large_request_chars: int | None = LARGE_REQUEST_CHARS,
     docs: bool | None = None,
+    token: str | None = None,
+    local: bool = True,
+    cors_origins: Sequence[str] = (),
+    feedback_store: Any = None,
 ) -> FastAPI:
     """Build the FastAPI application.
 
@@ -199,6 +210,14 @@ def create_app(
             and fonts from public CDNs (jsdelivr, Google Fonts), which an offline or locked-down
             deployment cannot reach and should not call, so they are off unless this is true
             or ``AMIF_MATCH_DOCS=1``. ``/openapi.json`` is always served.
+        token: The token ``POST``/``GET /feedback`` require (``Authorization: Bearer``);
+            default ``$AMIF_MATCH_TOKEN``. Without one, feedback works only when ``local``.
+        local: Whether the service is bound to a loopback address (``amif-match serve`` sets
+            it from ``--host``); see :mod:`~.feedback_routes`.
+        cors_origins: Origins allowed to call the service from a browser (CORS is off
+            without them).
+        feedback_store: The :class:`~amif_match.feedback.FeedbackStore` or its path (default:
+            ``$AMIF_MATCH_FEEDBACK`` or the user data folder).
     """
     timeout = (
         _env_seconds("AMIF_MATCH_REQUEST_TIMEOUT", REQUEST_TIMEOUT)
@@ -270,11 +289,25 @@ def create_app(
         BodyLimits,
         max_bytes=max_body_bytes,
         timeout=body_timeout,
-        uploads={"/classify/file": max_upload_bytes},
+        uploads={"/classify/file": max_upload_bytes, TEXT_PATH: max_upload_bytes},
     )
     app.add_exception_handler(RequestValidationError, on_validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, on_http_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, on_unexpected)
+    if cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    add_feedback_routes(
+        app,
+        open_store(feedback_store),
+        token=token if token is not None else os.environ.get("AMIF_MATCH_TOKEN") or None,
+        local=local,
+        embedder=lambda: holder["state"].embedder if "state" in holder else "",
+    )
 
     def model_route(
         path: str,
@@ -432,6 +465,7 @@ def create_app(
             "uptime_seconds": round(time.monotonic() - s.started, 1),
         }
 
+    add_page(app, state)
     return app
 
 

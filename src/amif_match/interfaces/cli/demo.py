@@ -31,6 +31,12 @@ SAMPLE_PROPOSAL = (
     "kotoutumisohjelmaa. Hanke toteutetaan vuosina 2025–2027 Tampereella ja Nokialla."
 )
 
+#: The last line of ``amif-match demo``: how to see the same in a browser.
+PAGE_HINT = (
+    "Open the page: amif-match serve (needs the [serve] extra), then http://127.0.0.1:8000/ "
+    "in a browser"
+)
+
 
 def run(args: argparse.Namespace) -> int:
     """Classify the sample proposal and suggest five partners."""
@@ -52,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
     print_classification(result, k=5, evidence=3)
     say("\nSuggested partners")
     print_partners(partners)
+    say(f"\n{PAGE_HINT}")
     return EXIT_OK
 
 

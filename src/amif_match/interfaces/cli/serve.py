@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
@@ -28,10 +29,17 @@ def run(args: argparse.Namespace) -> int:
             f"amif-match serve needs FastAPI and uvicorn ({exc}): pip install 'amif-match[serve]'"
         ) from None
     check_port(args.host, args.port)  # fail now, not after loading the model
-    if args.host not in ("127.0.0.1", "localhost", "::1"):
+    local = args.host in LOOPBACK
+    token = args.token or os.environ.get("AMIF_MATCH_TOKEN") or None
+    if not local:
         print(
             f"amif-match: warning: serving on {args.host} makes the service reachable from "
-            "other machines; it has no authentication",
+            "other machines; "
+            + (
+                "POST /feedback needs the token"
+                if token
+                else "feedback is disabled until a token is set (--token or AMIF_MATCH_TOKEN)"
+            ),
             file=sys.stderr,
         )
     try:
@@ -42,10 +50,18 @@ def run(args: argparse.Namespace) -> int:
             log_level=args.log_level,
             request_timeout=args.request_timeout,
             docs=args.docs or None,
+            token=token,
+            local=local,
+            cors_origins=tuple(args.cors_origin or ()),
+            feedback_store=args.feedback_store,
         )
     except SystemExit as exc:  # uvicorn exits on a taken port or a failed start-up
         return EXIT_FAILURE if exc.code else EXIT_OK
     return EXIT_OK
+
+
+#: Addresses only this machine can reach.
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def check_port(host: str, port: int) -> None:
@@ -118,5 +134,22 @@ Examples:
         action="store_true",
         help="serve the /docs and /redoc pages (they load scripts and fonts from public CDNs; "
         "off by default, or $AMIF_MATCH_DOCS=1)",
+    )
+    p.add_argument(
+        "--token",
+        help="token POST/GET /feedback require (Authorization: Bearer TOKEN; default "
+        "$AMIF_MATCH_TOKEN); without one, feedback works only on a loopback --host",
+    )
+    p.add_argument(
+        "--cors-origin",
+        action="append",
+        metavar="ORIGIN",
+        help="allow browser pages from ORIGIN (e.g. https://intra.example.fi) to call the "
+        "service; repeatable; CORS is off by default",
+    )
+    p.add_argument(
+        "--feedback-store",
+        metavar="DB",
+        help="the feedback database (default $AMIF_MATCH_FEEDBACK or the user data folder)",
     )
     p.set_defaults(func=run)

@@ -19,7 +19,7 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     matcher = Matcher()
     try:
-        matcher.train(save_to=folder)
+        matcher.train(save_to=folder, feedback=args.with_feedback)
     except OSError as exc:
         raise OSError(f"cannot save the model to {folder}: {exc.strerror or exc}") from None
     seconds = time.perf_counter() - start
@@ -43,7 +43,17 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
         "train",
         help="retrain the classification heads on the corpus",
         description="Retrain the classification heads and save them.",
-        epilog="Examples:\n  amif-match train\n  amif-match train --out /tmp/heads\n\n",
+        epilog="Examples:\n  amif-match train\n  amif-match train --out /tmp/heads\n"
+        "  amif-match train --with-feedback\n\n",
     )
     p.add_argument("--out", metavar="DIR", help="folder to save to (default: the bundled models/)")
+    p.add_argument(
+        "--with-feedback",
+        nargs="?",
+        const=True,
+        default=None,
+        metavar="DB",
+        help="add the officers' corrections (amif-match feedback) as training projects; DB: "
+        "the feedback store (default $AMIF_MATCH_FEEDBACK or the user data folder)",
+    )
     p.set_defaults(func=run)
