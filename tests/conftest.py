@@ -14,7 +14,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 @pytest.fixture(scope="session")
 def embedder():
-    """The default ``me5-small`` backend (converted into the user cache on first use)."""
+    """The default backend: ``me5-small`` on ONNX Runtime (exported into the user cache on first
+    use)."""
     from amif_match.embedding import get_embedder
 
     e = get_embedder()

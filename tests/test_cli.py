@@ -396,7 +396,7 @@ def test_train_writes_to_out(
 
     calls: list[object] = []
 
-    def fake_train(self: Matcher, save_to: object = None) -> Matcher:
+    def fake_train(self: Matcher, save_to: object = None, feedback: object = None) -> Matcher:
         calls.append(save_to)
         self.__dict__["classifier_"] = types.SimpleNamespace(training_={"projects": 64})
         return self

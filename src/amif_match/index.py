@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 import pandas as pd
@@ -24,6 +24,7 @@ from amif_match.embedding import (
     TfidfEmbedder,
     embed_documents,
 )
+from amif_match.embedding.shipped import ShippedVectors
 
 __all__ = ["CatalogueIndex", "ProjectIndex", "cached", "unit"]
 
@@ -35,12 +36,22 @@ def unit(matrix: np.ndarray) -> np.ndarray:
 
 
 def cached(embedder: Embedder, cache_dir: str | os.PathLike[str] | None = None) -> Embedder:
-    """Wrap ``embedder`` with the on-disk embedding cache (no-op for TF-IDF and wrapped ones)."""
+    """Wrap ``embedder`` with the shipped vectors and the on-disk embedding cache (no-op for
+    TF-IDF and wrapped ones)."""
     if isinstance(embedder, CachedEmbedder | TfidfEmbedder):
         return embedder
     from amif_match.embedding.model_cache import cache_root
 
-    return CachedEmbedder(embedder, EmbeddingCache(cache_root(cache_dir) / "embeddings.sqlite"))
+    return CachedEmbedder(
+        embedder,
+        EmbeddingCache(cache_root(cache_dir) / "embeddings.sqlite"),
+        shipped=_bundled_vectors(),
+    )
+
+
+@lru_cache(maxsize=1)
+def _bundled_vectors() -> ShippedVectors:
+    return ShippedVectors.bundled()  # one instance, so the file is read once per process
 
 
 def _mean_over_languages(vectors: np.ndarray, n_items: int) -> np.ndarray:

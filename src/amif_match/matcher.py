@@ -5,6 +5,12 @@ indexes and the fitted heads. Everything heavy happens once, on first use: embed
 catalogue and corpus (cached on disk by content hash) and loading the heads from ``models/``.
 If the stored heads were trained for another corpus or embedder (e.g. a user-extended corpus)
 they are retrained in memory, which takes seconds.
+
+Example:
+    >>> from amif_match import Matcher
+    >>> m = Matcher.default()
+    >>> m.classify("Kotoutumiskoulutusta maahanmuuttajanaisille").objective
+    'SO2'
 """
 
 from __future__ import annotations
@@ -32,8 +38,10 @@ from amif_match.classification.training import (
 )
 from amif_match.corpus import Corpus
 from amif_match.embedding import DEFAULT_EMBEDDER, Embedder, embed_documents, get_embedder
+from amif_match.feedback import FeedbackRecord, record_feedback, training_feedback
 from amif_match.index import CatalogueIndex, ProjectIndex, cached
 from amif_match.options import check_options
+from amif_match.programme import ProgrammeTables
 from amif_match.text import MAX_CHARS, as_text_list, normalise, normalise_all, read_document
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -42,20 +50,19 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["Matcher", "classify", "classify_file", "suggest_partners"]
 
 
-class Matcher:
-    """Classify proposals, match catalogue activities and suggest partners.
+class Matcher(ProgrammeTables):
+    """Classify proposals, match catalogue activities, suggest partners, learn from corrections.
 
     Args:
         corpus: The corpus to use (default: the bundled one, :meth:`Corpus.default`).
         embedder: Embedder name or instance (default ``"me5-small"``).
+        backend: Runtime of the default model: ``"onnx"`` (default), ``"fast"`` or
+            ``"torch"`` (see :data:`amif_match.embedding.BACKENDS`); ``None`` reads
+            ``$AMIF_MATCH_BACKEND``.
         model_dir: Folder of fitted heads (default: the bundled ``models/``).
         cache_dir: Cache folder for the converted model and the embedding cache.
 
-    Example:
-        >>> from amif_match import Matcher
-        >>> m = Matcher.default()
-        >>> m.classify("Kotoutumiskoulutusta maahanmuuttajanaisille").objective
-        'SO2'
+    Example: in the module's docstring; ``get_objectives`` & co.: :class:`ProgrammeTables`.
     """
 
     def __init__(
@@ -63,11 +70,13 @@ class Matcher:
         corpus: Corpus | None = None,
         embedder: str | Embedder = DEFAULT_EMBEDDER,
         *,
+        backend: str | None = None,
         model_dir: str | os.PathLike[str] | None = None,
         cache_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         self.corpus = corpus
         self.embedder = embedder
+        self.backend = backend
         self.model_dir = model_dir
         self.cache_dir = cache_dir
         self._lock = threading.RLock()
@@ -90,7 +99,9 @@ class Matcher:
     @cached_property
     def embedder_(self) -> Embedder:
         if isinstance(self.embedder, str):
-            return get_embedder(self.embedder, cache_dir=self.cache_dir)
+            return get_embedder(self.embedder, backend=self.backend, cache_dir=self.cache_dir)
+        if self.backend is not None:
+            raise ValueError("backend= applies to an embedder given by name, not an instance")
         return self.embedder
 
     @cached_property
@@ -135,20 +146,30 @@ class Matcher:
         """Embedded training data: per-language project vectors, sentences and texts."""
         return training_signals(self.corpus_, self._store)
 
-    def _fit_classifier(self) -> ProposalClassifier:
-        return fit_proposal_classifier(self.corpus_, self._store, self.catalogue_)
+    def _fit_classifier(self, feedback: Sequence[FeedbackRecord] = ()) -> ProposalClassifier:
+        return fit_proposal_classifier(self.corpus_, self._store, self.catalogue_, feedback)
 
-    def train(self, save_to: str | os.PathLike[str] | None = None) -> Matcher:
-        """Retrain the heads on this Matcher's corpus; optionally save them to ``save_to``.
-
-        ``amif-match train`` calls this with the bundled ``models/`` folder.
-        """
+    def train(
+        self, save_to: str | os.PathLike[str] | None = None, *, feedback: Any = None
+    ) -> Matcher:
+        """Retrain the heads on the corpus and (``amif-match train --with-feedback``) on the
+        corrections in ``feedback`` (a :class:`~amif_match.feedback.FeedbackStore`, its path,
+        or ``True``: the default store); optionally save them to ``save_to``."""
+        records, extra = training_feedback(feedback)
         with self._lock:
-            model = self._fit_classifier()
-            self.__dict__["classifier_"] = model
+            model = self.__dict__["classifier_"] = self._fit_classifier(records)
+            for stale in ("activity_ranker_", "assembler_"):  # built on the former heads
+                self.__dict__.pop(stale, None)
             if save_to is not None:
-                save_classifier(model, save_to, self.embedder_.name, self.corpus_.fingerprint)
+                save_classifier(
+                    model, save_to, self.embedder_.name, self.corpus_.fingerprint, extra
+                )
         return self
+
+    def record_feedback(self, text: str, *, objective: str, **details: Any) -> FeedbackRecord:
+        """Store an officer's confirmation or correction of the result for ``text`` and return
+        the record; ``details``: see :func:`amif_match.feedback.record_feedback`."""
+        return record_feedback(self, text, objective=objective, **details)
 
     def classify(
         self,
@@ -270,19 +291,6 @@ class Matcher:
         resolved = self.partners_.prepare(PartnerQuery(**options))
         vector = embed_documents(self.embedder_, [doc])[0][0]
         return self.partners_.rank(vector, resolved)
-
-    def get_objectives(self) -> pd.DataFrame:
-        """The four specific objectives."""
-        return self.corpus_.objectives.copy()
-
-    def get_activities(self, layer: str | None = None) -> pd.DataFrame:
-        """The activity catalogue, optionally one layer."""
-        frame = self.corpus_.activities
-        return (frame if layer is None else frame[frame["layer"] == layer]).copy()
-
-    def get_target_groups(self) -> pd.DataFrame:
-        """The target-group vocabulary."""
-        return self.corpus_.target_groups.copy()
 
     def __repr__(self) -> str:
         name = self.embedder if isinstance(self.embedder, str) else self.embedder.name

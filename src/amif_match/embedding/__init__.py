@@ -5,10 +5,12 @@
 - :mod:`.cache` and :mod:`.cached`: the on-disk vector store and :class:`CachedEmbedder`;
 - :mod:`.documents`: documents -> vectors through their sentences (:func:`embed_documents`);
 - :mod:`.model_cache`: the one-off, atomic conversion of the default model;
-- :mod:`.onnx_backend`: the opt-in ``"me5-small-onnx"`` backend (ONNX Runtime, int8).
+- :mod:`.onnx_backend`: the default model on ONNX Runtime (backends ``onnx`` and ``fast``).
 """
 
 from amif_match.embedding.backends import (
+    BACKENDS,
+    DEFAULT_BACKEND,
     DEFAULT_EMBEDDER,
     Me5SmallEmbedder,
     SentenceTransformerEmbedder,
@@ -22,6 +24,8 @@ from amif_match.embedding.cached import CachedEmbedder
 from amif_match.embedding.documents import MAX_PASSAGES, embed_documents, passages
 
 __all__ = [
+    "BACKENDS",
+    "DEFAULT_BACKEND",
     "DEFAULT_EMBEDDER",
     "MAX_PASSAGES",
     "CachedEmbedder",

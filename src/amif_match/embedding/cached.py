@@ -10,6 +10,7 @@ import numpy as np
 
 from amif_match.embedding.base import Embedder, cache_key, show_progress, text_hash
 from amif_match.embedding.cache import EmbeddingCache
+from amif_match.embedding.shipped import ShippedVectors
 from amif_match.text import validate_texts
 
 __all__ = ["CachedEmbedder"]
@@ -23,11 +24,17 @@ class CachedEmbedder:
     :func:`cache_key`. Duplicates within a batch are embedded once too. A damaged, read-only or
     locked cache never fails a call: the vectors are computed and returned (see
     :class:`~amif_match.embedding.cache.EmbeddingCache`).
+
+    ``shipped`` vectors (see :mod:`~.shipped`) are read first, so every install serves the
+    released corpus vectors, whatever its own cache holds.
     """
 
-    def __init__(self, embedder: Embedder, cache: EmbeddingCache) -> None:
+    def __init__(
+        self, embedder: Embedder, cache: EmbeddingCache, shipped: ShippedVectors | None = None
+    ) -> None:
         self.embedder = embedder
         self.cache = cache
+        self.shipped = shipped
         self.hits = 0
         self.misses = 0
 
@@ -46,7 +53,9 @@ class CachedEmbedder:
             self.misses += len(items)
             return self.embedder.encode(items, show_progress_bar=show_progress_bar)
         keys = [text_hash(t) for t in items]
-        found = self.cache.get(model_key, keys)
+        found = self.shipped.get(model_key, keys) if self.shipped is not None else {}
+        if len(found) < len(set(keys)):
+            found.update(self.cache.get(model_key, [k for k in keys if k not in found]))
         missing = list(dict.fromkeys(k for k in keys if k not in found))
         if missing:
             if show_progress(show_progress_bar, len(missing)):

@@ -46,12 +46,15 @@ def embed_documents(
         ``(doc_vectors, sentence_vectors)``: an ``(n, dim)`` array and, per document, an
         ``(m_i, dim)`` array aligned with its (possibly merged) sentences.
     """
-    from amif_match.text import NormalisedText, normalise
+    from amif_match.text import NormalisedText
+    from amif_match.text.normalise import sentences_of
 
     units: list[list[str]] = []
     for i, doc in enumerate(docs):
-        nt = doc if isinstance(doc, NormalisedText) else normalise(doc, position=i)
-        units.append(passages(list(nt.sentences), max_passages))
+        sentences = (
+            doc.sentences if isinstance(doc, NormalisedText) else sentences_of(doc, position=i)
+        )
+        units.append(passages(list(sentences), max_passages))
     flat = [s for sentences in units for s in sentences]
     vectors = embedder.encode(flat, show_progress_bar=show_progress_bar)
     doc_vectors = np.empty((len(units), vectors.shape[1]), dtype=np.float32)

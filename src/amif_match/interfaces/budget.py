@@ -143,8 +143,9 @@ def watch(embedder: Any) -> int:
     is unwrapped; the model is loaded if it is not yet) and registers forward pre-hooks on its
     first layer, which sentence-transformers calls once per batch, and on every block of its
     layer stacks (``ModuleList``), so that a call is stopped within a fraction of a batch: a
-    batch of 32 long passages can take seconds on a small CPU. Embedders without a torch model
-    (TF-IDF) are left alone: their calls are fast and are only stopped at the end.
+    batch of 32 long passages can take seconds on a small CPU. The ONNX backends get a check
+    before each batch (``add_batch_hook``). Embedders with neither (TF-IDF) are left alone:
+    their calls are fast and are only stopped at the end.
 
     Returns:
         How many modules were hooked by this call (0 when there is nothing to hook or the
@@ -152,7 +153,7 @@ def watch(embedder: Any) -> int:
     """
     model = _torch_module(embedder)
     if model is None:
-        return 0
+        return _watch_batches(embedder)
     import torch
 
     # sentence-transformers calls each layer as ``layer(features)`` (hooks run) but has called
@@ -169,6 +170,21 @@ def watch(embedder: Any) -> int:
                 _watched.add(target)
                 hooked += 1
     return hooked
+
+
+def _watch_batches(embedder: Any) -> int:
+    """For an embedder without torch (the ONNX backends): check before each of its batches."""
+    target = embedder
+    while not hasattr(target, "add_batch_hook") and getattr(target, "embedder", None) is not None:
+        target = target.embedder  # CachedEmbedder -> the model
+    if not hasattr(target, "add_batch_hook"):
+        return 0
+    with _watch_lock:
+        if target in _watched:
+            return 0
+        target.add_batch_hook(check)
+        _watched.add(target)
+    return 1
 
 
 def _torch_module(embedder: Any) -> Any:

@@ -28,6 +28,7 @@ __all__ = [
     "NormalisedText",
     "normalise",
     "normalise_all",
+    "sentences_of",
     "strip_html",
     "validate_texts",
 ]
@@ -159,14 +160,7 @@ def normalise(
             f"language must be one of {', '.join(TEXT_LANGUAGES)} (an EU official language; "
             f"or None to detect), got {language!r}"
         )
-    plain, had_html = strip_html(original)
-    tidy = "\n".join(" ".join(line.split()) for line in plain.splitlines())
-    tidy = re.sub(r"\n{3,}", "\n\n", tidy).strip()
-    at = f" at position {position}" if position is not None else ""
-    if not WORD.search(tidy):
-        raise InputError(
-            f"text{at} contains no words" + (" after removing HTML" if had_html else "")
-        )
+    tidy, had_html = _tidy(original, position)
     sentences = tuple(split_sentences(tidy)) or (tidy,)
     return NormalisedText(
         original=original,
@@ -176,6 +170,32 @@ def normalise(
         had_html=had_html,
         problem=description_problem(tidy),
     )
+
+
+def _tidy(original: str, position: int | None) -> tuple[str, bool]:
+    """The text without HTML and with its whitespace tidied; refuses one without words."""
+    plain, had_html = strip_html(original)
+    tidy = "\n".join(" ".join(line.split()) for line in plain.splitlines())
+    tidy = re.sub(r"\n{3,}", "\n\n", tidy).strip()
+    at = f" at position {position}" if position is not None else ""
+    if not WORD.search(tidy):
+        raise InputError(
+            f"text{at} contains no words" + (" after removing HTML" if had_html else "")
+        )
+    return tidy, had_html
+
+
+def sentences_of(
+    text: object, *, position: int | None = None, max_chars: int = MAX_CHARS
+) -> tuple[str, ...]:
+    """The sentences :func:`normalise` would give, without detecting the language.
+
+    Embedding needs only the sentences, and language detection is most of the cost of
+    normalising the catalogue and corpus texts at start-up.
+    """
+    original = check_text(text, max_chars=max_chars, position=position)
+    tidy, _ = _tidy(original, position)
+    return tuple(split_sentences(tidy)) or (tidy,)
 
 
 def normalise_all(

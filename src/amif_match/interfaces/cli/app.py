@@ -1,7 +1,8 @@
 """The ``amif-match`` command line.
 
 Subcommands: ``classify``, ``partners``, ``activities``, ``catalogue``, ``demo``, ``evaluate``,
-``train`` and ``serve``; ``amif-match COMMAND --help`` shows each one's options and examples.
+``train``, ``feedback`` and ``serve``; ``amif-match COMMAND --help`` shows each one's options
+and examples.
 
 Conventions scripts can rely on:
 
@@ -23,12 +24,14 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from amif_match._version import __version__
+from amif_match.embedding.backends import BACKEND_ENV, BACKENDS, DEFAULT_BACKEND
 from amif_match.interfaces.cli import (
     activities,
     catalogue,
     classify,
     demo,
     evaluate,
+    feedback,
     partners,
     serve,
     train,
@@ -56,7 +59,7 @@ __all__ = [
 ]
 
 #: The command modules, in the order ``--help`` lists them; each has ``register`` and ``run``.
-COMMANDS = (classify, partners, activities, catalogue, demo, evaluate, train, serve)
+COMMANDS = (classify, partners, activities, catalogue, demo, evaluate, train, feedback, serve)
 
 _MAIN_EPILOG = (
     """\
@@ -82,6 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``amif-match`` parser: each command module registers its own sub-command."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON")
+    common.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default=argparse.SUPPRESS,
+        help=f"runtime of the default model (default: ${BACKEND_ENV} or {DEFAULT_BACKEND}): "
+        "onnx = exact 4-bit ONNX Runtime, fast = int8 ONNX Runtime, torch = PyTorch fp32",
+    )
     parser = CliParser(
         prog="amif-match",
         description=(
@@ -121,6 +131,21 @@ def _cli_environment() -> Iterator[None]:
         warnings.showwarning = previous
 
 
+@contextmanager
+def _backend(backend: str | None) -> Iterator[None]:
+    """``--backend`` as ``$AMIF_MATCH_BACKEND`` for this command (and the service's workers)."""
+    previous = os.environ.get(BACKEND_ENV)
+    if backend is not None:
+        os.environ[BACKEND_ENV] = backend
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(BACKEND_ENV, None)
+        else:
+            os.environ[BACKEND_ENV] = previous
+
+
 def _error(message: object) -> None:
     text = " ".join(str(message).split()) or "unknown error"
     print(f"amif-match: error: {text}", file=sys.stderr)
@@ -145,7 +170,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except SystemExit as exc:  # --help, --version, usage errors
             return exc.code if isinstance(exc.code, int) else EXIT_USAGE
         try:
-            return int(args.func(args))
+            with _backend(getattr(args, "backend", None)):
+                return int(args.func(args))
         except UsageError as exc:
             _error(exc)
             return EXIT_USAGE

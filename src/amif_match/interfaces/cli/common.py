@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from amif_match.interfaces.cli.arguments import add_options
@@ -103,10 +105,20 @@ def wrap_lines(text: str, width: int) -> list[str]:
 
 
 def get_matcher() -> Matcher:
-    """The shared default :class:`~amif_match.Matcher` (loaded on first use)."""
+    """The shared default :class:`~amif_match.Matcher` (loaded on first use), or one on the
+    backend that ``--backend`` / ``$AMIF_MATCH_BACKEND`` names."""
+    from amif_match.embedding.backends import BACKEND_ENV
     from amif_match.matcher import Matcher
 
-    return Matcher.default()
+    backend = os.environ.get(BACKEND_ENV)
+    return _backend_matcher(backend) if backend else Matcher.default()
+
+
+@lru_cache(maxsize=4)
+def _backend_matcher(backend: str) -> Matcher:
+    from amif_match.matcher import Matcher
+
+    return Matcher(backend=backend)
 
 
 def positive_int(value: str) -> int:
