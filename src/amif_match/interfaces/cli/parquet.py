@@ -260,6 +260,8 @@ def dask_engine(args: argparse.Namespace, options: dict[str, Any]) -> Iterator[E
             cluster = LocalCluster(
                 n_workers=args.workers,
                 threads_per_worker=1,
+                # One ONNX Runtime thread per worker process: the workers share the cores.
+                env={"AMIF_MATCH_THREADS": "1"},
                 processes=True,
                 dashboard_address=None,
                 silence_logs=logging.ERROR,
