@@ -11,8 +11,6 @@ import csv
 import io
 import json
 import shutil
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,6 +33,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 from amif_match.interfaces.cli.demo import SAMPLE_PROPOSAL
 from amif_match.interfaces.page import choose_language, translations
 from amif_match.interfaces.service import create_app
+from servers import serve_in_thread
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
@@ -121,22 +120,8 @@ def server(matcher: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[s
 
     store = tmp_path_factory.mktemp("feedback") / "feedback.sqlite"
     app = create_app(matcher, token=TOKEN, feedback_store=store)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 300
-    while not srv.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.2)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        srv.should_exit = True
-        thread.join(timeout=30)
-        sock.close()
+    with serve_in_thread(uvicorn.Config(app, log_level="warning")) as url:
+        yield url
 
 
 def chrome(download_dir: Path, width: int = 1366, height: int = 900) -> WebDriver:

@@ -27,6 +27,7 @@ from amif_match.interfaces.server import (
     server_config,
 )
 from amif_match.interfaces.service import create_app
+from servers import serve_in_thread
 
 INTEGRATION = "Kotoutumiskoulutusta maahanmuuttajanaisille"
 BUDGET = 8.0  # the test server's time budget per request, seconds
@@ -64,26 +65,10 @@ def long_text() -> str:
 def _serving(app: Any) -> Iterator[str]:
     """uvicorn with :func:`server_config`'s settings (short timeouts) in a thread, on a socket
     bound here (no port race); yields its base URL."""
-    import uvicorn
 
     config = server_config(app, log_level="warning", header_timeout=SHORT, keep_alive_timeout=1.0)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 300
-    while not srv.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.2)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        srv.should_exit = True
-        thread.join(timeout=30)
-        sock.close()
+    with serve_in_thread(config) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

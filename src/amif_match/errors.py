@@ -41,8 +41,9 @@ class DocumentError(InputError):
         super().__init__(message)
 
 
-class CorpusError(AmifMatchError, ValueError):
-    """A corpus file is invalid. ``file``, ``row`` (1-based data row) and ``column`` locate it."""
+class _Located:
+    """An error in a file's row and column: ``file``, ``row`` (1-based data row) and ``column``
+    are kept as attributes and named at the start of the message."""
 
     def __init__(
         self,
@@ -68,33 +69,14 @@ class CorpusError(AmifMatchError, ValueError):
         super().__init__(f"{where}: {message}" if where else message)
 
 
-class FeedbackError(InputError):
+class CorpusError(_Located, AmifMatchError, ValueError):
+    """A corpus file is invalid. ``file``, ``row`` (1-based data row) and ``column`` locate it."""
+
+
+class FeedbackError(_Located, InputError):
     """A correction (or a row of a feedback CSV file) is invalid: an unknown objective, target
     group or activity code, an empty text, ... ``file``, ``row`` (1-based data row) and
     ``column`` locate it when it comes from a file."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        file: str | None = None,
-        row: int | None = None,
-        column: str | None = None,
-    ) -> None:
-        self.file = file
-        self.row = row
-        self.column = column
-        self.reason = message
-        where = ", ".join(
-            part
-            for part in (
-                f"file {file}" if file else "",
-                f"row {row}" if row is not None else "",
-                f"column {column!r}" if column else "",
-            )
-            if part
-        )
-        super().__init__(f"{where}: {message}" if where else message)
 
 
 class ModelCacheError(AmifMatchError, RuntimeError):

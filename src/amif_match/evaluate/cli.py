@@ -165,6 +165,7 @@ def evaluation_json(results: dict[str, Any]) -> dict[str, Any]:
                 "n_countries",
                 "objective_counts",
             )
+            if k in results  # results of an older run have no backend
         },
         "generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
