@@ -16,21 +16,20 @@ import textwrap
 import time
 from pathlib import Path
 
+import dask.dataframe as dd
+import distributed
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
-dd = pytest.importorskip("dask.dataframe")
-distributed = pytest.importorskip("distributed")
-pq = pytest.importorskip("pyarrow.parquet")
-
-from amif_match.distributed import (  # noqa: E402
+from amif_match.distributed import (
     classify_dask,
     classify_frame,
     classify_meta,
     suggest_partners_dask,
 )
-from amif_match.errors import MissingDependencyError  # noqa: E402
+from amif_match.errors import MissingDependencyError
 
 SRC = str(Path(__file__).resolve().parent.parent / "src")
 N_TEXTS = 200
