@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import replace
@@ -110,7 +111,7 @@ class FeedbackStore:
         ) as conn:
             conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
             if write:
-                conn.execute("PRAGMA journal_mode = WAL")
+                self._use_wal(conn)
                 conn.execute("PRAGMA synchronous = FULL")
                 conn.executescript(_SCHEMA)
                 conn.execute("BEGIN IMMEDIATE")
@@ -122,6 +123,24 @@ class FeedbackStore:
                 conn.execute("COMMIT")
             else:
                 yield conn
+
+    def _use_wal(self, conn: sqlite3.Connection) -> None:
+        """Switch the database to WAL (once: the mode is stored in the file).
+
+        Switching needs an exclusive lock, and SQLite answers "database is locked" at once,
+        without its busy handler, while another connection holds one; so wait here, up to
+        ``timeout``, as every other statement does.
+        """
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                    conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
 
     # -- writing ---------------------------------------------------------------------------
     def validate(self, text: Any, **correction: Any) -> FeedbackRecord:
