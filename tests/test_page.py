@@ -394,8 +394,13 @@ def test_correct_a_result_and_see_it_listed(browser: WebDriver, server: str) -> 
     browser.find_element(By.ID, "fb-token").send_keys(TOKEN)
     browser.find_element(By.ID, "send-feedback").click()
     wait_for(browser, lambda d: status.text == translations()["en"]["feedback_recorded"], 20)
-    items = browser.find_elements(By.CSS_SELECTOR, "#feedback-list li.feedback-item")
-    assert items and "SO1" in items[0].text and "A. Virtanen" in items[0].text
+    # The list refreshes with its own request after the status line changes.
+    items = wait_for(
+        browser,
+        lambda d: d.find_elements(By.CSS_SELECTOR, "#feedback-list li.feedback-item"),
+        20,
+    )
+    assert "SO1" in items[0].text and "A. Virtanen" in items[0].text
     assert "really about reception" in items[0].text
     headers = {"Authorization": f"Bearer {TOKEN}"}
     stored = httpx.get(f"{server}/feedback", headers=headers, timeout=WAIT).json()["feedback"]
