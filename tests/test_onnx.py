@@ -188,7 +188,9 @@ r = m.classify("Kotoutumiskoulutusta ja suomen kielen opetusta maahanmuuttajanai
 assert r.objective == "SO2", r.objective
 m.match_activities("Paluuneuvontaa kielteisen päätöksen saaneille.", k=3)
 m.suggest_partners("Kotoutumiskoulutusta maahanmuuttajanaisille.", k=3)
-heavy = sorted(m for m in ("torch", "transformers", "sentence_transformers") if m in sys.modules)
+# scikit-learn (and scipy through it) is for fitting only: the heads predict with numpy.
+heavy = ("torch", "transformers", "sentence_transformers", "sklearn", "scipy")
+heavy = sorted(m for m in heavy if m in sys.modules)
 print("HEAVY", heavy)
 """
 

@@ -13,13 +13,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator
-from sklearn.linear_model import LogisticRegression
-from sklearn.utils.validation import check_is_fitted
 
 from amif_match.classification.calibration import sigmoid
 from amif_match.classification.heads import EmbeddingClassifier
 from amif_match.corpus import OBJECTIVES
+from amif_match.estimator import Estimator, check_is_fitted
 from amif_match.index import CatalogueIndex, unit
 
 __all__ = ["ActivityRanker"]
@@ -37,7 +35,7 @@ def neutral_activity_vectors(catalogue: CatalogueIndex) -> np.ndarray:
     return unit(per_language.mean(axis=1))
 
 
-class ActivityRanker(BaseEstimator):
+class ActivityRanker(Estimator):
     """Scores every catalogue activity for a proposal and lists the best.
 
     Args:
@@ -123,6 +121,8 @@ class ActivityRanker(BaseEstimator):
         column = {code: j for j, code in enumerate(self.codes_)}
         for r, codes in enumerate(Y):
             truth[r, [column[c] for c in codes]] = True
+        from sklearn.linear_model import LogisticRegression
+
         calibrator = LogisticRegression(C=1.0, class_weight="balanced").fit(
             raw.reshape(-1, 1), truth.ravel()
         )

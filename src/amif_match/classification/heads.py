@@ -20,11 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.linear_model import LogisticRegression
-from sklearn.preprocessing import MultiLabelBinarizer
 
 from amif_match.errors import HeadsError
+from amif_match.estimator import Estimator
 
 __all__ = ["EmbeddingClassifier", "HeadsError", "load_heads", "save_heads"]
 
@@ -46,7 +44,7 @@ def _embed(X: Any, embedder: Any) -> np.ndarray:
     return vectors
 
 
-class EmbeddingClassifier(ClassifierMixin, BaseEstimator):
+class EmbeddingClassifier(Estimator):
     """Logistic regression on document embeddings, single- or multi-label.
 
     Args:
@@ -64,6 +62,8 @@ class EmbeddingClassifier(ClassifierMixin, BaseEstimator):
         prior_: Training frequency of each label (multi-label).
     """
 
+    _estimator_type = "classifier"
+
     def __init__(
         self,
         embedder: Any = "me5-small",
@@ -80,6 +80,9 @@ class EmbeddingClassifier(ClassifierMixin, BaseEstimator):
         self.class_weight = class_weight
 
     def fit(self, X: Any, y: Sequence[Any], sample_weight: Any = None) -> EmbeddingClassifier:
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.preprocessing import MultiLabelBinarizer
+
         vectors = _embed(X, self.embedder)
         if len(vectors) != len(y):
             raise ValueError(f"X has {len(vectors)} rows but y has {len(y)} labels")
@@ -145,6 +148,17 @@ class EmbeddingClassifier(ClassifierMixin, BaseEstimator):
         if self.multilabel:
             return [list(self.classes_[row >= 0.5]) for row in proba]
         return self.classes_[proba.argmax(axis=1)]
+
+    def score(self, X: Any, y: Sequence[Any], sample_weight: Any = None) -> float:
+        """Accuracy (subset accuracy in multi-label mode), as scikit-learn classifiers score."""
+        from sklearn.metrics import accuracy_score
+        from sklearn.preprocessing import MultiLabelBinarizer
+
+        predicted = self.predict(X)
+        if self.multilabel:  # label lists as indicator rows over the known classes
+            binarizer = MultiLabelBinarizer(classes=list(self.classes_)).fit([])
+            y, predicted = binarizer.transform(y), binarizer.transform(predicted)
+        return float(accuracy_score(y, predicted, sample_weight=sample_weight))
 
     # -- safe persistence ----------------------------------------------------------------
 

@@ -20,13 +20,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-from sklearn.base import BaseEstimator
-from sklearn.model_selection import KFold
-from sklearn.utils.validation import check_is_fitted
 
 from amif_match.classification.calibration import blend, softmax, tune_threshold
 from amif_match.classification.heads import EmbeddingClassifier
 from amif_match.corpus import OBJECTIVES
+from amif_match.estimator import Estimator, check_is_fitted
 from amif_match.index import CatalogueIndex
 
 __all__ = [
@@ -157,7 +155,7 @@ def check_choice(name: str, value: str, allowed: Sequence[str]) -> None:
         raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
 
 
-class ObjectiveClassifier(BaseEstimator):
+class ObjectiveClassifier(Estimator):
     """Specific objective (SO1-SO4) of a proposal from its embedding.
 
     Args:
@@ -255,6 +253,8 @@ class ObjectiveClassifier(BaseEstimator):
         # them, so every calibration parameter is learned from predictions on unseen projects.
         oof = {v: np.zeros((n, len(OBJECTIVES))) for v in views}
         oof_fields = {v: np.ones((n, len(OBJECTIVES))) / len(OBJECTIVES) for v in views}
+        from sklearn.model_selection import KFold
+
         folds = KFold(min(self.n_splits, n), shuffle=True, random_state=self.random_state)
         for train, test in folds.split(np.arange(n)):
             head = self._fit_head(catalogue, X, y, train)

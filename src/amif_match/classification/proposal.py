@@ -22,8 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, clone
-from sklearn.utils.validation import check_is_fitted
 
 from amif_match.classification.activities import ActivityRanker
 from amif_match.classification.heads import HeadsError, load_heads, save_heads
@@ -36,6 +34,7 @@ from amif_match.classification.target_groups import (
     TargetGroupClassifier,
 )
 from amif_match.corpus import OBJECTIVES
+from amif_match.estimator import Estimator, check_is_fitted, clone
 from amif_match.index import CatalogueIndex
 
 __all__ = ["ProposalClassifier", "model_folder"]
@@ -77,7 +76,7 @@ def scope_row_languages(
     return out
 
 
-class ProposalClassifier(BaseEstimator):
+class ProposalClassifier(Estimator):
     """All fitted estimators behind :meth:`amif_match.Matcher.classify`.
 
     Args:
@@ -366,11 +365,11 @@ def _restore_format_3(
         raise ValueError("the ensemble temperature must be a positive number")
 
 
-def _plain_params(estimator: BaseEstimator) -> dict[str, Any]:
+def _plain_params(estimator: Estimator) -> dict[str, Any]:
     """An estimator's own parameters as JSON values (grids as lists, estimators as dicts)."""
     out: dict[str, Any] = {}
     for key, value in estimator.get_params(deep=False).items():
-        if isinstance(value, BaseEstimator):
+        if isinstance(value, Estimator):
             value = _plain_params(value)
         elif isinstance(value, tuple | list):
             value = list(value)

@@ -14,11 +14,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from sklearn.base import BaseEstimator
-from sklearn.model_selection import StratifiedKFold
-from sklearn.utils.validation import check_is_fitted
 
 from amif_match.classification.heads import EmbeddingClassifier
+from amif_match.estimator import Estimator, check_is_fitted
 
 __all__ = ["FUND_C", "SCOPE_C", "ScopeClassifier", "language_weights"]
 
@@ -28,7 +26,7 @@ SCOPE_C = 4.0
 FUND_C = 4.0
 
 
-class ScopeClassifier(BaseEstimator):
+class ScopeClassifier(Estimator):
     """AMIF or not (two stages), plus the fund an out-of-scope text resembles.
 
     Args:
@@ -153,6 +151,8 @@ class ScopeClassifier(BaseEstimator):
         n_splits = int(min(self.n_splits, np.bincount(strata)[np.bincount(strata) > 0].min()))
         if n_splits < 2:
             return float(self.max_threshold)
+        from sklearn.model_selection import StratifiedKFold
+
         folds = StratifiedKFold(n_splits, shuffle=True, random_state=self.random_state)
         for train, test in folds.split(X, strata):
             sub_about = None if about is None else about[train]

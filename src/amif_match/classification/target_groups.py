@@ -11,14 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-from sklearn.base import BaseEstimator, clone
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import KFold
-from sklearn.utils.validation import check_is_fitted
 
 from amif_match.classification.calibration import sigmoid, tune_threshold
 from amif_match.classification.heads import EmbeddingClassifier
 from amif_match.classification.signals import Signals
+from amif_match.estimator import Estimator, check_is_fitted, clone
 from amif_match.index import CatalogueIndex
 
 __all__ = [
@@ -50,7 +47,7 @@ def similarity_signals(signals: Signals, catalogue: CatalogueIndex) -> dict[str,
     }
 
 
-class TargetGroupCalibrator(BaseEstimator):
+class TargetGroupCalibrator(Estimator):
     """Logistic regression from named per-(document, group) features to a probability.
 
     ``fit`` and ``predict_proba`` take a mapping of feature name -> array, all of one shape
@@ -72,6 +69,8 @@ class TargetGroupCalibrator(BaseEstimator):
     def fit(self, X: Mapping[str, np.ndarray], y: np.ndarray) -> TargetGroupCalibrator:
         """Fit on features ``X`` and binary truth ``y`` of the same shape as each feature."""
         names = tuple(X)
+        from sklearn.linear_model import LogisticRegression
+
         model = LogisticRegression(C=self.C, max_iter=self.max_iter)
         model.fit(self._matrix(X, names), np.asarray(y).reshape(-1))
         self.feature_names_in_ = np.array(names, dtype=object)
@@ -119,7 +118,7 @@ def _logits(
     return out
 
 
-class TargetGroupClassifier(BaseEstimator):
+class TargetGroupClassifier(Estimator):
     """Target groups of a proposal (multi-label), calibrated over four signals.
 
     Args:
@@ -173,6 +172,8 @@ class TargetGroupClassifier(BaseEstimator):
         n = len(labels)
         codes = list(catalogue.target_group_codes)
         oof = {lang: np.zeros((n, len(codes))) for lang in X}
+        from sklearn.model_selection import KFold
+
         folds = KFold(min(self.n_splits, n), shuffle=True, random_state=self.random_state)
         for train, test in folds.split(np.arange(n)):
             head = self._fit_head(X, labels, train)

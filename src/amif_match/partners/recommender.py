@@ -31,10 +31,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, clone
-from sklearn.utils.validation import check_is_fitted
 
 from amif_match.corpus import MEMBER_STATES, Corpus
+from amif_match.estimator import Estimator, check_is_fitted, clone
 from amif_match.partners.explain import result_frame
 from amif_match.partners.query import PartnerQuery, ResolvedQuery
 from amif_match.partners.registry import Registry
@@ -122,7 +121,7 @@ def cover_member_states(
     return [i for i in order if i in picked]
 
 
-class PartnerRecommender(BaseEstimator):
+class PartnerRecommender(Estimator):
     """Rank partner organisations for a proposal from the corpus's past projects.
 
     Args:

@@ -31,9 +31,8 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
-from sklearn.base import BaseEstimator
-from sklearn.utils.validation import check_is_fitted
 
+from amif_match.estimator import Estimator, check_is_fitted
 from amif_match.partners.query import ResolvedQuery
 from amif_match.partners.registry import Registry
 
@@ -105,7 +104,7 @@ class Scores:
     relevance: np.ndarray
 
 
-class Signal(BaseEstimator):
+class Signal(Estimator):
     """Base of the partner signals: a scikit-learn estimator with ``fit`` and ``score``.
 
     Class attributes say how :class:`~amif_match.partners.PartnerRecommender` combines it:
