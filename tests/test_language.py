@@ -145,6 +145,23 @@ def test_the_detector_is_loaded_lazily():
     assert result.stdout.strip() == "False"
 
 
+def test_the_detector_keeps_only_the_eu_tables_and_answers_as_py3langid_does():
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    from amif_match.text.language import _identifier
+
+    ours = _identifier()
+    assert sorted(ours.nb_classes) == sorted(TEXT_LANGUAGES)
+    assert ours.nb_ptc.shape[1] == len(TEXT_LANGUAGES)  # the 97-language tables are gone
+    reference = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    reference.set_languages(TEXT_LANGUAGES)
+    texts = [*SENTENCES.values(), "AMIF", "Kotoutumiskoulutus maahanmuuttajanaisille", "<b>"]
+    for text in texts:
+        language, confidence = ours.classify(text)
+        expected, expected_confidence = reference.classify(text)
+        assert language == expected and confidence == pytest.approx(expected_confidence)
+
+
 def test_options_accept_every_eu_language_but_catalogue_names_stay_fi_sv_en():
     from amif_match.interfaces.cli.catalogue import LANGUAGES as CATALOGUE_LANGUAGES
     from amif_match.options import check_options, options_for

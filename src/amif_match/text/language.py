@@ -311,6 +311,16 @@ def _identifier() -> Any:
         raise MissingDependencyError(
             "language detection needs py3langid: pip install 'py3langid>=0.4'"
         ) from error
-    identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-    identifier.set_languages(TEXT_LANGUAGES)
-    return identifier
+    full = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    full.set_languages(TEXT_LANGUAGES)
+    # A fresh identifier over the restricted tables only: the full one would keep all 97
+    # languages' probabilities (28 MB) alive for the life of the process.
+    return LanguageIdentifier(
+        full.nb_ptc,
+        full.nb_pc,
+        full.nb_classes,
+        full.tk_nextmove,
+        full.tk_output,
+        norm_probs=True,
+        tk_row=full.tk_row,
+    )
