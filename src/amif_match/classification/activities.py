@@ -100,6 +100,8 @@ class ActivityRanker(Estimator):
             sentences: View name -> per-project sentence vectors (same views as ``vectors``).
             activities: Catalogue codes of each project.
         """
+        from sklearn.linear_model import LogisticRegression
+
         acts = catalogue.activities
         self.codes_ = list(catalogue.activity_codes)
         self.layers_ = list(acts["layer"])
@@ -121,8 +123,6 @@ class ActivityRanker(Estimator):
         column = {code: j for j, code in enumerate(self.codes_)}
         for r, codes in enumerate(Y):
             truth[r, [column[c] for c in codes]] = True
-        from sklearn.linear_model import LogisticRegression
-
         calibrator = LogisticRegression(C=1.0, class_weight="balanced").fit(
             raw.reshape(-1, 1), truth.ravel()
         )

@@ -1,9 +1,11 @@
 """Supervised heads on sentence embeddings, and their safe on-disk format.
 
-:class:`EmbeddingClassifier` is a scikit-learn estimator: ``__init__`` only stores its keyword
-arguments, ``fit(X, y)`` returns ``self``, learned attributes end in ``_``, and it has
-``predict`` / ``predict_proba``, so it works in pipelines, ``cross_val_predict`` and grid
-searches. ``X`` is a list of texts (embedded with ``embedder``) or an already embedded array.
+:class:`EmbeddingClassifier` follows scikit-learn's estimator protocol (through
+:class:`~amif_match.estimator.Estimator`, so predicting never imports scikit-learn):
+``__init__`` only stores its keyword arguments, ``fit(X, y)`` returns ``self``, learned
+attributes end in ``_``, and it has ``predict`` / ``predict_proba``, so it works in pipelines,
+``cross_val_predict`` and grid searches. ``X`` is a list of texts (embedded with ``embedder``)
+or an already embedded array.
 
 Fitted heads are stored as plain numpy arrays (``.npz``, loaded with ``allow_pickle=False``) plus
 JSON, never as pickles, so loading a model file can not run code.

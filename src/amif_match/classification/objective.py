@@ -235,6 +235,8 @@ class ObjectiveClassifier(Estimator):
             languages: View name -> the language of each row, so each text meets the catalogue
                 in its own language as at prediction time (default: the view name).
         """
+        from sklearn.model_selection import KFold
+
         check_choice("combination", self.combination, COMBINATIONS)
         views = list(X)
         y = np.asarray(y)
@@ -253,8 +255,6 @@ class ObjectiveClassifier(Estimator):
         # them, so every calibration parameter is learned from predictions on unseen projects.
         oof = {v: np.zeros((n, len(OBJECTIVES))) for v in views}
         oof_fields = {v: np.ones((n, len(OBJECTIVES))) / len(OBJECTIVES) for v in views}
-        from sklearn.model_selection import KFold
-
         folds = KFold(min(self.n_splits, n), shuffle=True, random_state=self.random_state)
         for train, test in folds.split(np.arange(n)):
             head = self._fit_head(catalogue, X, y, train)

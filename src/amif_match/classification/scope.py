@@ -146,13 +146,13 @@ class ScopeClassifier(Estimator):
         languages: np.ndarray | None,
     ) -> float:
         """Highest threshold (≤ ``max_threshold``) keeping ``keep`` of the AMIF rows out of fold."""
+        from sklearn.model_selection import StratifiedKFold
+
         oof = np.zeros(len(X))
         strata = in_scope.astype(int) if about is None else in_scope + 2 * about
         n_splits = int(min(self.n_splits, np.bincount(strata)[np.bincount(strata) > 0].min()))
         if n_splits < 2:
             return float(self.max_threshold)
-        from sklearn.model_selection import StratifiedKFold
-
         folds = StratifiedKFold(n_splits, shuffle=True, random_state=self.random_state)
         for train, test in folds.split(X, strata):
             sub_about = None if about is None else about[train]

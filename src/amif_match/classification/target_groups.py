@@ -68,9 +68,9 @@ class TargetGroupCalibrator(Estimator):
 
     def fit(self, X: Mapping[str, np.ndarray], y: np.ndarray) -> TargetGroupCalibrator:
         """Fit on features ``X`` and binary truth ``y`` of the same shape as each feature."""
-        names = tuple(X)
         from sklearn.linear_model import LogisticRegression
 
+        names = tuple(X)
         model = LogisticRegression(C=self.C, max_iter=self.max_iter)
         model.fit(self._matrix(X, names), np.asarray(y).reshape(-1))
         self.feature_names_in_ = np.array(names, dtype=object)
@@ -168,12 +168,12 @@ class TargetGroupClassifier(Estimator):
             y: Target-group codes of each project.
             catalogue: The embedded catalogue (its groups are the classes).
         """
+        from sklearn.model_selection import KFold
+
         labels = [list(t) for t in y]
         n = len(labels)
         codes = list(catalogue.target_group_codes)
         oof = {lang: np.zeros((n, len(codes))) for lang in X}
-        from sklearn.model_selection import KFold
-
         folds = KFold(min(self.n_splits, n), shuffle=True, random_state=self.random_state)
         for train, test in folds.split(np.arange(n)):
             head = self._fit_head(X, labels, train)
